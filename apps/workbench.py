@@ -1,0 +1,26 @@
+"""Fastener Vision Workbench — Streamlit entry point (``streamlit run apps/workbench.py``).
+
+One page per file under ``apps/pages``; pages stay thin over ``core``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:  # `streamlit run` puts apps/ on the path, not the repo root
+    sys.path.insert(0, str(_REPO))
+
+_PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Fastener Vision Workbench", page_icon="🔩", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(str(_PAGES / "home.py"), title="Home", icon="🏠", default=True),
+    ]
+)
+navigation.run()
