@@ -28,7 +28,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if base == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if base == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {name!r} was requested but no CUDA GPU is available; use --device cpu or auto")
+        raise DeviceError(
+            f"device {name!r} was requested but no CUDA GPU is available; use --device cpu or auto"
+        )
     return torch.device(name)
 
 

@@ -168,7 +168,9 @@ def validate_value(attribute: str, value: str) -> str:
     """Return ``value`` if it belongs to ``attribute``; otherwise raise an error listing valid values."""
     vals = values_of(attribute)
     if value not in vals:
-        raise InputError(f"unknown {attribute} value {value!r}; valid values: {', '.join(vals)}", field=attribute)
+        raise InputError(
+            f"unknown {attribute} value {value!r}; valid values: {', '.join(vals)}", field=attribute
+        )
     return value
 
 

@@ -22,5 +22,7 @@ def test_importing_core_is_cheap():
     import sys
 
     code = "import sys, core, core.errors, core.catalog; print(sorted(m for m in ('torch','streamlit','gradio','cv2') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

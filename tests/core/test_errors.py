@@ -14,6 +14,8 @@ def test_hierarchy_lets_callers_catch_broadly():
 
 
 def test_catalog_import_error_lists_rows():
-    err = CatalogImportError("3 invalid rows", [(2, "unknown head 'x'"), (5, "length_mm must be > 0")], path="c.csv")
+    err = CatalogImportError(
+        "3 invalid rows", [(2, "unknown head 'x'"), (5, "length_mm must be > 0")], path="c.csv"
+    )
     assert "row 2: unknown head 'x'; row 5: length_mm must be > 0" in str(err)
     assert err.row_errors[1][0] == 5
