@@ -1,0 +1,228 @@
+"""Offline interactive segmenter: SLIC superpixels + a seeded random walker on their adjacency graph.
+
+Needs no downloaded weights, so labelling always works. ``embed`` (tens of ms) downsizes the photo,
+cuts it into a few thousand superpixels and builds their weighted adjacency graph; ``predict`` (a few ms)
+turns clicks and a box into seeds, solves the random-walker system (Grady 2006) on the graph, maps the
+object probability back to full resolution and snaps it to the photo's edges with a guided filter.
+
+An optional *proposal* (the project's screw/coin segmenter, as an (H, W) float probability map) adds a
+unary term, so one click can select a whole object the segmenter already sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from numpy.typing import NDArray
+
+from core.interactive.base import Embedding, Prompt, check_image
+
+__all__ = ["SuperpixelConfig", "SuperpixelBackend"]
+
+
+@dataclass(frozen=True)
+class SuperpixelConfig:
+    """Parameters of the offline backend.
+
+    Attributes:
+        work_size: longest side of the working image in pixels.
+        region_size: SLIC superpixel size in working pixels.
+        ruler: SLIC compactness.
+        beta: edge-weight contrast (larger = edges block the walk more).
+        border_background: without a box or negative clicks, treat superpixels on the photo border as
+            background seeds.
+        proposal_weight: strength of the proposal's unary term (0 disables it).
+        refine: snap the upsampled probability to image edges with a guided filter.
+    """
+
+    work_size: int = 384
+    region_size: int = 6
+    ruler: float = 12.0
+    beta: float = 1.5
+    border_background: bool = True
+    proposal_weight: float = 0.5
+    refine: bool = True
+
+
+@dataclass(frozen=True)
+class _Graph:
+    scale: float
+    labels: NDArray[np.int32]  # (h, w) superpixel id per working pixel
+    n: int
+    laplacian: sp.csr_matrix  # (n, n) weighted graph Laplacian
+    border: NDArray[np.bool_]  # (n,) superpixel touches the border
+    guide: NDArray[np.uint8]  # (H, W) gray photo for edge refinement
+    proposal: NDArray[np.float32] | None  # (n,) mean proposal probability per superpixel
+
+
+def _image_id(image: NDArray[np.uint8]) -> str:
+    return hashlib.blake2b(image.tobytes(), digest_size=8).hexdigest()
+
+
+class SuperpixelBackend:
+    """Offline backend; thread-safe (holds only its config)."""
+
+    name = "offline"
+
+    def __init__(self, config: SuperpixelConfig = SuperpixelConfig()):
+        self.config = config
+
+    def embed(
+        self, image: NDArray[np.uint8], image_id: str = "", proposal: NDArray[np.float32] | None = None
+    ) -> Embedding:
+        """Superpixels and their graph for ``image`` ((H, W, 3) uint8 RGB).
+
+        Args:
+            image: the photo.
+            image_id: cache key; a content hash when empty.
+            proposal: optional (H, W) float object probability from a segmenter.
+        """
+        image = check_image(image)
+        cfg = self.config
+        h0, w0 = image.shape[:2]
+        scale = min(1.0, cfg.work_size / max(h0, w0))
+        small = cv2.resize(
+            image, (max(8, round(w0 * scale)), max(8, round(h0 * scale))), interpolation=cv2.INTER_AREA
+        )
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+        slic = cv2.ximgproc.createSuperpixelSLIC(lab, cv2.ximgproc.SLICO, cfg.region_size, cfg.ruler)
+        slic.iterate(5)
+        labels = slic.getLabels().astype(np.int32)
+        n = int(labels.max()) + 1
+        feats = lab.reshape(-1, 3).astype(np.float64)
+        counts = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
+        counts[counts == 0] = 1.0
+        mean = np.stack([np.bincount(labels.ravel(), feats[:, c], n) for c in range(3)], 1) / counts[:, None]
+        # Edges between 4-neighbouring pixels of different superpixels; weight by the mean-colour contrast
+        # of the two superpixels *and* the gradient along their boundary, so thin bright rims still separate.
+        grad = cv2.morphologyEx(lab, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(np.float64).sum(2)
+        a = np.concatenate([labels[:, :-1].ravel(), labels[:-1, :].ravel()])
+        b = np.concatenate([labels[:, 1:].ravel(), labels[1:, :].ravel()])
+        g = np.concatenate([grad[:, :-1].ravel(), grad[:-1, :].ravel()])
+        keep = a != b
+        a, b, g = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep]), g[keep]
+        key = a.astype(np.int64) * n + b
+        uniq, inv = np.unique(key, return_inverse=True)
+        bnd = np.bincount(inv, g) / np.bincount(inv)
+        ea, eb = (uniq // n).astype(np.int64), (uniq % n).astype(np.int64)
+        diff = ((mean[ea] - mean[eb]) ** 2).sum(1) / max(
+            1e-6, float(np.mean(((mean[ea] - mean[eb]) ** 2).sum(1)))
+        )
+        gnorm = bnd / max(1e-6, float(np.mean(bnd)))
+        w = np.exp(-cfg.beta * 0.5 * (diff + gnorm)) + 1e-6
+        adj = sp.coo_matrix(
+            (np.concatenate([w, w]), (np.concatenate([ea, eb]), np.concatenate([eb, ea]))), (n, n)
+        )
+        adj = adj.tocsr()
+        lap = (sp.diags(np.asarray(adj.sum(1)).ravel()) - adj).tocsr()
+        border = np.zeros(n, bool)
+        border[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
+        prop = None
+        if proposal is not None:
+            p_small = cv2.resize(
+                proposal.astype(np.float32), (labels.shape[1], labels.shape[0]), interpolation=cv2.INTER_AREA
+            )
+            prop = (np.bincount(labels.ravel(), p_small.ravel(), n) / counts).astype(np.float32)
+        guide = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        graph = _Graph(scale, labels, n, lap, border, guide, prop)
+        return Embedding(image_id or _image_id(image), h0, w0, self.name, graph)
+
+    def predict(self, embedding: Embedding, prompt: Prompt) -> NDArray[np.bool_]:
+        """Object mask (H, W) bool for the prompt; all False when there is nothing to go on."""
+        graph: _Graph = embedding.payload
+        h0, w0 = embedding.height, embedding.width
+        prob = self.probability(embedding, prompt)
+        if prob is None:
+            return np.zeros((h0, w0), bool)
+        mask = prob > 0.5
+        # Keep only the parts connected to a positive click (or the box centre): stray look-alike blobs go.
+        anchors = [(x, y) for (x, y), lab in zip(prompt.points, prompt.labels, strict=True) if lab == 1]
+        if not anchors and prompt.box is not None:
+            x0, y0, x1, y1 = prompt.box
+            anchors = [((x0 + x1) / 2, (y0 + y1) / 2)]
+        n_cc, cc = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        keep = {int(cc[min(h0 - 1, max(0, int(y))), min(w0 - 1, max(0, int(x)))]) for x, y in anchors} - {0}
+        if keep:
+            mask = np.isin(cc, list(keep))
+        if prompt.box is not None:
+            x0, y0, x1, y1 = (round(v) for v in prompt.box)
+            inside = np.zeros_like(mask)
+            inside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+            mask &= inside
+        del graph
+        return mask
+
+    def probability(self, embedding: Embedding, prompt: Prompt) -> NDArray[np.float32] | None:
+        """Object probability (H, W) float32 in [0, 1], or None when the prompt has no object seed."""
+        graph: _Graph = embedding.payload
+        cfg = self.config
+        n = graph.n
+        h, w = graph.labels.shape
+        fg = np.zeros(n, bool)
+        bg = np.zeros(n, bool)
+
+        def node(x: float, y: float) -> int:
+            xi = min(w - 1, max(0, int(x * graph.scale)))
+            yi = min(h - 1, max(0, int(y * graph.scale)))
+            return int(graph.labels[yi, xi])
+
+        for (x, y), lab in zip(prompt.points, prompt.labels, strict=True):
+            (fg if lab == 1 else bg)[node(x, y)] = True
+        if prompt.box is not None:
+            x0, y0, x1, y1 = (v * graph.scale for v in prompt.box)
+            ys, xs = np.mgrid[0:h, 0:w]
+            outside = (xs < x0) | (xs > x1) | (ys < y0) | (ys > y1)
+            bg[np.unique(graph.labels[outside])] = True
+            if not fg.any():
+                fg[node((prompt.box[0] + prompt.box[2]) / 2, (prompt.box[1] + prompt.box[3]) / 2)] = True
+        if not fg.any():
+            return None
+        if not bg.any() and cfg.border_background:
+            bg |= graph.border
+        bg &= ~fg
+        lap = graph.laplacian
+        unary_fg = np.zeros(n)
+        unary_bg = np.zeros(n)
+        if graph.proposal is not None and cfg.proposal_weight > 0:
+            scale = cfg.proposal_weight * float(lap.diagonal().mean())
+            unary_fg = scale * graph.proposal.astype(np.float64)
+            unary_bg = scale * (1.0 - graph.proposal.astype(np.float64))
+        seeded = fg | bg
+        free = ~seeded
+        x = np.zeros(n)
+        x[fg] = 1.0
+        if free.any():
+            # Random walker: L_uu x_u = -L_us x_s, with unary links to virtual object/background terminals.
+            l_uu = lap[free][:, free] + sp.diags(unary_fg[free] + unary_bg[free])
+            rhs = -lap[free][:, seeded] @ x[seeded] + unary_fg[free]
+            # A small leak to background keeps the system solvable where a part of the graph touches no seed
+            # (empty superpixel ids, or no background seed at all).
+            l_uu = l_uu + sp.identity(int(free.sum())) * (1e-4 * float(lap.diagonal().mean()))
+            x[free] = spla.spsolve(l_uu.tocsc(), rhs)
+        x = np.clip(x, 0.0, 1.0).astype(np.float32)
+        small = x[graph.labels]  # (h, w)
+        full = cv2.resize(small, (graph.guide.shape[1], graph.guide.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if cfg.refine:
+            full = _refine(full, graph.guide, graph.scale)
+        return full
+
+
+def _refine(prob: NDArray[np.float32], guide: NDArray[np.uint8], scale: float) -> NDArray[np.float32]:
+    """Guided-filter the probability near its 0.5 level set, inside the object's box only (cheap)."""
+    ys, xs = np.nonzero(prob > 0.2)
+    if ys.size == 0:
+        return prob
+    pad = int(4 / max(scale, 1e-3))
+    y0, y1 = max(0, ys.min() - pad), min(prob.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(prob.shape[1], xs.max() + pad + 1)
+    radius = max(2, int(round(1.5 / max(scale, 1e-3))))
+    g = guide[y0:y1, x0:x1].astype(np.float32) / 255.0
+    crop = cv2.ximgproc.guidedFilter(g, np.ascontiguousarray(prob[y0:y1, x0:x1]), radius, 1e-3)
+    out = prob.copy()
+    out[y0:y1, x0:x1] = np.clip(crop, 0.0, 1.0)
+    return out
