@@ -21,6 +21,7 @@ st.set_page_config(page_title="Fastener Vision Workbench", page_icon="🔩", lay
 navigation = st.navigation(
     [
         st.Page(str(_PAGES / "home.py"), title="Home", icon="🏠", default=True),
+        st.Page(str(_PAGES / "train.py"), title="Train", icon="🏋️"),
     ]
 )
 navigation.run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -113,12 +114,16 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
-def _read_progress(run_dir: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads((run_dir / "progress.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _read_progress(run_dir: Path) -> dict[str, Any]:
+    return _read_json(run_dir / "progress.json")
 
 
 class JobRegistry:
@@ -156,10 +161,14 @@ class JobRegistry:
         cmd = [str(c).replace("{run_dir}", str(rdir)) for c in command]
         if cmd and cmd[0] == "python":
             cmd[0] = sys.executable
+        wrapped = [sys.executable, "-m", "core.jobs.runner", str(rdir), "--", *cmd]
+        (rdir / "exit.json").unlink(missing_ok=True)
         log = open(rdir / "log.txt", "ab")  # noqa: SIM115 - handed to the child process
         try:
+            if not Path(cmd[0]).is_file() and shutil.which(cmd[0]) is None:
+                raise FileNotFoundError(cmd[0])
             proc = subprocess.Popen(
-                cmd,
+                wrapped,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -183,9 +192,21 @@ class JobRegistry:
     def _to_job(self, row: sqlite3.Row) -> Job:
         run_dir = Path(row["run_dir"])
         progress = _read_progress(run_dir)
-        status = row["final_status"] or progress.get("status") or "queued"
-        error = progress.get("error")
+        exit_info = _read_json(run_dir / "exit.json")
         alive = _pid_alive(row["pid"])
+        try:
+            stale = (run_dir / "progress.json").stat().st_mtime < row["created"] - 1.0
+        except OSError:
+            stale = True
+        # A resumed job shares its run folder with the earlier run: ignore that run's final words.
+        own_status = None if stale else progress.get("status")
+        status = row["final_status"] or own_status or "queued"
+        error = None if stale else progress.get("error")
+        if exit_info and row["final_status"] is None:
+            # The wrapper's record of the exit code wins over a progress file that may lag behind.
+            status = exit_info.get("status", status)
+        if exit_info and exit_info.get("returncode") and not error:
+            error = f"exited with code {exit_info.get('returncode')}; see the log"
         if status not in FINAL_STATES and not alive:
             # The process is gone without a final word: crashed or killed.
             status = "failed"

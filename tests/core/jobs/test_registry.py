@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 
@@ -71,9 +73,18 @@ def test_crash_shows_its_error(tmp_path, script):
     assert "boom" in failed.error and "Traceback" in failed.log_tail()
 
 
-def test_killed_process_is_reported_failed(tmp_path, script):
+def test_process_that_dies_reports_its_exit_code(tmp_path, script):
     reg = JobRegistry(tmp_path / "runs")
-    job = reg.launch([sys.executable, str(script), "{run_dir}", "5", "die"], name="killed")
+    job = reg.launch([sys.executable, str(script), "{run_dir}", "5", "die"], name="died")
+    failed = _wait(reg, job.id, {"failed"})
+    assert "code 9" in failed.error
+
+
+def test_killed_job_is_reported_failed(tmp_path, script):
+    reg = JobRegistry(tmp_path / "runs")
+    job = reg.launch([sys.executable, str(script), "{run_dir}", "50", "slow"], name="killed")
+    _wait(reg, job.id, {"running"})
+    os.killpg(job.pid, signal.SIGKILL)  # the whole job, wrapper included, as an OOM killer or reboot would
     failed = _wait(reg, job.id, {"failed"})
     assert "killed or crashed" in failed.error
 
@@ -100,3 +111,18 @@ def test_unknown_job_and_bad_command(tmp_path):
         reg.get("nope")
     with pytest.raises(JobError, match="could not start"):
         reg.launch(["/nonexistent/binary"], name="x")
+
+
+def test_templates_build_commands_and_refuse_unknown_options():
+    from core.errors import ConfigError
+    from core.jobs import get_template
+
+    tpl = get_template("toy_shapes")
+    cmd = tpl.command({"epochs": 2})
+    assert cmd[:4] == ["python", "-m", "core.train", "toy_shapes"] and "epochs=2" in cmd
+    with pytest.raises(ConfigError, match="unknown option"):
+        tpl.command({"epoch": 2})
+    with pytest.raises(ConfigError, match="valid jobs"):
+        get_template("nope")
+    with pytest.raises(ConfigError, match="must be one of"):
+        get_template("studio_photos").command({"mode": "party"})

@@ -1,0 +1,130 @@
+"""The jobs the workbench can launch: each a CLI command a user could type in a terminal.
+
+A template turns a few options into a command line. Register new ones with :func:`register_template`;
+the Train page lists them in registration order. Only templates whose module is importable are offered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import ConfigError
+
+__all__ = ["Option", "JobTemplate", "register_template", "get_template", "available_templates"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-settable option of a job template."""
+
+    name: str
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobTemplate:
+    """A named command builder. ``module`` must be importable for the template to be offered."""
+
+    name: str
+    kind: str
+    description: str
+    module: str
+    build: Callable[[dict[str, Any]], list[str]]
+    options: tuple[Option, ...] = field(default_factory=tuple)
+
+    def command(self, values: dict[str, Any] | None = None) -> list[str]:
+        """The command line for ``values`` merged over the defaults; unknown options are refused."""
+        values = dict(values or {})
+        valid = {o.name for o in self.options}
+        unknown = set(values) - valid
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {sorted(unknown)} for job {self.name!r}; valid: {sorted(valid)}"
+            )
+        merged = {o.name: o.default for o in self.options} | values
+        for o in self.options:
+            if o.choices and merged[o.name] not in o.choices:
+                raise ConfigError(
+                    f"option {o.name!r} must be one of {list(o.choices)}, got {merged[o.name]!r}"
+                )
+        return self.build(merged)
+
+
+_TEMPLATES: dict[str, JobTemplate] = {}
+
+
+def register_template(template: JobTemplate) -> JobTemplate:
+    _TEMPLATES[template.name] = template
+    return template
+
+
+def get_template(name: str) -> JobTemplate:
+    try:
+        return _TEMPLATES[name]
+    except KeyError:
+        raise ConfigError(f"unknown job {name!r}; valid jobs: {', '.join(_TEMPLATES)}") from None
+
+
+def available_templates() -> list[JobTemplate]:
+    """Templates whose implementing module exists in this checkout."""
+    return [t for t in _TEMPLATES.values() if importlib.util.find_spec(t.module) is not None]
+
+
+register_template(
+    JobTemplate(
+        name="toy_shapes",
+        kind="train",
+        description="Tiny CNN on procedurally drawn shapes: a seconds-long job to check the machinery.",
+        module="core.train",
+        options=(Option("epochs", 3, "training epochs"), Option("seed", 0, "random seed")),
+        build=lambda v: [
+            "python",
+            "-m",
+            "core.train",
+            "toy_shapes",
+            "--out",
+            "{run_dir}",
+            "--set",
+            f"epochs={int(v['epochs'])}",
+            "--set",
+            f"seed={int(v['seed'])}",
+        ],  # fmt: skip
+    )
+)
+register_template(
+    JobTemplate(
+        name="studio_photos",
+        kind="data",
+        description="Render labelled screw photos with the photo studio into a dataset folder.",
+        module="core.synth",
+        options=(
+            Option("n", 200, "number of photos"),
+            Option("seed", 0, "base seed"),
+            Option(
+                "mode",
+                "search",
+                "search = screw + coin; train = single objects; short = short screws",
+                ("search", "train", "short"),
+            ),
+            Option("out", "annotations/synthetic-workbench", "output dataset folder"),
+        ),  # fmt: skip
+        build=lambda v: [
+            "python",
+            "-m",
+            "core.synth",
+            "--n",
+            str(int(v["n"])),
+            "--seed",
+            str(int(v["seed"])),
+            "--mode",
+            str(v["mode"]),
+            "--out",
+            str(v["out"]),
+        ],  # fmt: skip
+    )
+)
