@@ -9,9 +9,13 @@ from __future__ import annotations
 from core.interactive.base import Embedding, MaskBackend, Prompt, check_image
 from core.interactive.cache import EmbeddingCache
 from core.interactive.clicks import ClickResult, clicks_to_iou, iou, next_click
+from core.interactive.sam import SAM_SPECS, SamBackend, detect_sam_type
 from core.interactive.superpixel import SuperpixelBackend, SuperpixelConfig
 
 __all__ = [
+    "SAM_SPECS",
+    "SamBackend",
+    "detect_sam_type",
     "ClickResult",
     "Embedding",
     "EmbeddingCache",
