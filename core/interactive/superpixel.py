@@ -128,7 +128,7 @@ class SuperpixelBackend:
                 proposal.astype(np.float32), (labels.shape[1], labels.shape[0]), interpolation=cv2.INTER_AREA
             )
             prop = (np.bincount(labels.ravel(), p_small.ravel(), n) / counts).astype(np.float32)
-        guide = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        guide: NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.uint8)
         graph = _Graph(scale, labels, n, lap, border, guide, prop)
         return Embedding(image_id or _image_id(image), h0, w0, self.name, graph)
 
@@ -171,8 +171,8 @@ class SuperpixelBackend:
             yi = min(h - 1, max(0, int(y * graph.scale)))
             return int(graph.labels[yi, xi])
 
-        for (x, y), lab in zip(prompt.points, prompt.labels, strict=True):
-            (fg if lab == 1 else bg)[node(x, y)] = True
+        for (px, py), lab in zip(prompt.points, prompt.labels, strict=True):
+            (fg if lab == 1 else bg)[node(px, py)] = True
         if prompt.box is not None:
             x0, y0, x1, y1 = (v * graph.scale for v in prompt.box)
             ys, xs = np.mgrid[0:h, 0:w]
@@ -186,8 +186,8 @@ class SuperpixelBackend:
             bg |= graph.border
         bg &= ~fg
         lap = graph.laplacian
-        unary_fg = np.zeros(n)
-        unary_bg = np.zeros(n)
+        unary_fg: NDArray[np.float64] = np.zeros(n)
+        unary_bg: NDArray[np.float64] = np.zeros(n)
         if graph.proposal is not None and cfg.proposal_weight > 0:
             scale = cfg.proposal_weight * float(lap.diagonal().mean())
             unary_fg = scale * graph.proposal.astype(np.float64)
@@ -204,9 +204,10 @@ class SuperpixelBackend:
             # (empty superpixel ids, or no background seed at all).
             l_uu = l_uu + sp.identity(int(free.sum())) * (1e-4 * float(lap.diagonal().mean()))
             x[free] = spla.spsolve(l_uu.tocsc(), rhs)
-        x = np.clip(x, 0.0, 1.0).astype(np.float32)
-        small = x[graph.labels]  # (h, w)
-        full = cv2.resize(small, (graph.guide.shape[1], graph.guide.shape[0]), interpolation=cv2.INTER_LINEAR)
+        small = np.clip(x, 0.0, 1.0).astype(np.float32)[graph.labels]  # (h, w)
+        full: NDArray[np.float32] = cv2.resize(
+            small, (graph.guide.shape[1], graph.guide.shape[0]), interpolation=cv2.INTER_LINEAR
+        ).astype(np.float32, copy=False)
         if cfg.refine:
             full = _refine(full, graph.guide, graph.scale)
         return full

@@ -64,6 +64,8 @@ class Job:
         p = self.progress
         total = p.get("total") or p.get("total_steps") or 0
         done = p.get("done") if "done" in p else p.get("step", 0)
+        if done is None:
+            return 0.0
         try:
             return max(0.0, min(1.0, float(done) / float(total))) if total else 0.0
         except (TypeError, ValueError):
