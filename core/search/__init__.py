@@ -1,0 +1,7 @@
+"""Catalog search: rank SKUs by the classifiers' probabilities and the measured size."""
+
+from __future__ import annotations
+
+from core.search.scoring import CatalogLike, Match, ScoringConfig, SizeMeasurement, score_catalog, top_k
+
+__all__ = ["CatalogLike", "Match", "ScoringConfig", "SizeMeasurement", "score_catalog", "top_k"]

@@ -1,0 +1,180 @@
+"""Rank catalog SKUs by how well they explain one photo.
+
+The score of a SKU is a log-likelihood::
+
+    score = sum_a log(max(p_a[value_a(SKU)], floor))              # attributes: head, finish, tip, thread
+          + log N(length_mm; L_sku, sigma_L) + log N(diameter_mm; D_sku, sigma_D)   # when measured
+
+Summing floored logs rather than multiplying probabilities keeps 1e-30-ish products from underflowing to 0 and
+ties; the floor stops one over-confident classifier from vetoing a SKU outright. Everything is vectorised
+over the catalog (a few gathers and adds), so 15,000 SKUs take well under a millisecond and a million a few
+tens of milliseconds on one CPU core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.catalog.taxonomy import ATTRIBUTE_NAMES, ATTRIBUTES, values_of
+from core.errors import InputError
+
+__all__ = ["CatalogLike", "SizeMeasurement", "ScoringConfig", "Match", "score_catalog", "top_k"]
+
+
+class CatalogLike(Protocol):
+    """What scoring needs of a catalog: one entry per SKU in every array."""
+
+    ids: Sequence[str] | NDArray[np.str_]
+    head_idx: NDArray[np.integer]
+    finish_idx: NDArray[np.integer]
+    tip_idx: NDArray[np.integer]
+    thread_idx: NDArray[np.integer]
+    length_mm: NDArray[np.floating]
+    diameter_mm: NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class SizeMeasurement:
+    """A measured size in mm with its 1-sigma uncertainty (None when unavailable, e.g. no coin)."""
+
+    value_mm: float | None
+    sigma_mm: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Knobs of the score.
+
+    Attributes:
+        floor: smallest probability used in the log (1e-4 -> one attribute can cost at most ~9.2 nats).
+        rel_sigma: relative size tolerance added in quadrature to the measurement's own sigma
+            (nominal catalog sizes and real screws differ by a few %).
+        size_weight: multiplies the size log-likelihood (0 ignores size).
+    """
+
+    floor: float = 1e-4
+    rel_sigma: float = 0.04
+    size_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.floor < 1.0:
+            raise InputError(f"floor must be in (0, 1), got {self.floor}", field="floor")
+        if self.rel_sigma <= 0:
+            raise InputError(f"rel_sigma must be > 0, got {self.rel_sigma}", field="rel_sigma")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One ranked SKU with the evidence for it."""
+
+    sku: str
+    score: float
+    attributes: dict[str, tuple[str, float]] = field(default_factory=dict)  # name -> (value, probability)
+    length_mm: float = 0.0
+    diameter_mm: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sku": self.sku,
+            "score": round(self.score, 4),
+            "attributes": {k: [v, round(p, 4)] for k, (v, p) in self.attributes.items()},
+            "length_mm": round(self.length_mm, 2),
+            "diameter_mm": round(self.diameter_mm, 2),
+        }
+
+
+def _check_probs(probs: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np.float64]]:
+    out: dict[str, NDArray[np.float64]] = {}
+    for name in probs:
+        if name not in ATTRIBUTES:
+            raise InputError(f"unknown attribute {name!r}; valid: {', '.join(ATTRIBUTE_NAMES)}")
+    for name in ATTRIBUTE_NAMES:
+        if name not in probs:
+            continue
+        p = np.asarray(probs[name], np.float64).reshape(-1)
+        n = len(ATTRIBUTES[name])
+        if p.shape[0] != n:
+            raise InputError(f"{name} probabilities have {p.shape[0]} entries, expected {n}", field=name)
+        if not np.all(np.isfinite(p)) or np.any(p < 0):
+            raise InputError(f"{name} probabilities must be finite and >= 0", field=name)
+        out[name] = p
+    return out
+
+
+def _size_loglik(measured: SizeMeasurement | None, nominal: NDArray[np.floating], cfg: ScoringConfig):
+    if measured is None or measured.value_mm is None:
+        return 0.0
+    nom = nominal.astype(np.float64, copy=False)
+    var = measured.sigma_mm**2 + (cfg.rel_sigma * nom) ** 2  # (N,)
+    # Gaussian log density; the log(var) term penalises the looser tolerance of large SKUs fairly.
+    return -0.5 * ((measured.value_mm - nom) ** 2 / var + np.log(var))
+
+
+def score_catalog(
+    catalog: CatalogLike,
+    probs: Mapping[str, NDArray[np.floating]],
+    length: SizeMeasurement | None = None,
+    diameter: SizeMeasurement | None = None,
+    config: ScoringConfig = ScoringConfig(),
+) -> NDArray[np.float64]:
+    """Score every SKU.
+
+    Args:
+        catalog: arrays of the catalog (see :class:`CatalogLike`).
+        probs: attribute name -> class probabilities in taxonomy order; a missing attribute is not scored.
+        length: measured screw length (optional).
+        diameter: measured shank diameter (optional).
+        config: floor and size tolerances.
+
+    Returns:
+        (N,) float64 log-likelihood per SKU, higher is better.
+    """
+    checked = _check_probs(probs)
+    n = len(catalog.length_mm)
+    total = np.zeros(n, np.float64)
+    for name, p in checked.items():
+        logp = np.log(np.maximum(p, config.floor))  # (C,)
+        total += logp[getattr(catalog, f"{name}_idx")]
+    if config.size_weight:
+        total += config.size_weight * _size_loglik(length, catalog.length_mm, config)
+        total += config.size_weight * _size_loglik(diameter, catalog.diameter_mm, config)
+    return total
+
+
+def top_k(
+    catalog: CatalogLike,
+    probs: Mapping[str, NDArray[np.floating]],
+    k: int = 10,
+    length: SizeMeasurement | None = None,
+    diameter: SizeMeasurement | None = None,
+    config: ScoringConfig = ScoringConfig(),
+) -> list[Match]:
+    """The ``k`` best SKUs, best first, each with its per-attribute breakdown."""
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}", field="k")
+    scores = score_catalog(catalog, probs, length, diameter, config)
+    k = min(k, scores.shape[0])
+    idx = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    checked = _check_probs(probs)
+    out = []
+    for i in (int(j) for j in idx):
+        attrs = {}
+        for name, p in checked.items():
+            v = int(getattr(catalog, f"{name}_idx")[i])
+            attrs[name] = (values_of(name)[v], float(p[v]))
+        out.append(
+            Match(
+                sku=str(catalog.ids[i]),
+                score=float(scores[i]),
+                attributes=attrs,
+                length_mm=float(catalog.length_mm[i]),
+                diameter_mm=float(catalog.diameter_mm[i]),
+            )
+        )
+    return out
