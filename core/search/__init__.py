@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from core.search.result import COINS_MM, SearchEngine, SearchResult
 from core.search.scoring import CatalogLike, Match, ScoringConfig, SizeMeasurement, score_catalog, top_k
 
-__all__ = ["CatalogLike", "Match", "ScoringConfig", "SizeMeasurement", "score_catalog", "top_k"]
+__all__ = [
+    "COINS_MM",
+    "SearchEngine",
+    "SearchResult",
+    "CatalogLike",
+    "Match",
+    "ScoringConfig",
+    "SizeMeasurement",
+    "score_catalog",
+    "top_k",
+]

@@ -1,0 +1,167 @@
+"""Screw photo search — Gradio app (``python apps/search.py [--share] [--port N]``).
+
+A thin face over ``core``: :func:`build_demo` takes any :class:`core.search.SearchEngine`, so tests pass a
+fake one. Every typed error from core becomes a ``gr.Error`` with its message; the app keeps serving.
+Bound to 127.0.0.1 unless ``--host`` says otherwise; ``--share`` asks Gradio for a public link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:
+    sys.path.insert(0, str(_REPO))
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core.catalog.taxonomy import display_name  # noqa: E402
+from core.errors import FvwError, NoScrewFoundError  # noqa: E402
+from core.imageio import read_image  # noqa: E402
+from core.search.result import COINS_MM, SearchEngine, SearchResult  # noqa: E402
+
+__all__ = ["build_demo", "handle_search", "main"]
+
+# Photos above this many pixels are decoded at a reduced size instead of refused (a 50 MP phone photo is
+# ordinary); the decoder's own bomb guard still refuses absurd files.
+MAX_SIDE = 2048
+
+
+def _fmt_mm(value: float | None, sigma: float | None) -> str:
+    if value is None:
+        return "unavailable"
+    return f"{value:.1f} ± {sigma:.1f} mm" if sigma else f"{value:.1f} mm"
+
+
+def _summary(res: SearchResult) -> str:
+    lines = [
+        f"**Length** {_fmt_mm(res.length_mm, res.length_sigma_mm)} · "
+        f"**Diameter** {_fmt_mm(res.diameter_mm, res.diameter_sigma_mm)}",
+    ]
+    if res.coin:
+        lines.append(
+            f"Coin {res.coin.get('type', '?')}: radius {float(res.coin.get('radius_px', 0)):.1f} px, "
+            f"{float(res.coin.get('px_per_mm', 0)):.2f} px/mm"
+        )
+    for w in res.warnings:
+        lines.append(f"⚠️ {w}")
+    if res.timings_ms:
+        lines.append("Timings: " + ", ".join(f"{k} {v:.0f} ms" for k, v in res.timings_ms.items()))
+    return "\n\n".join(lines)
+
+
+def _attribute_rows(res: SearchResult) -> list[list[Any]]:
+    rows = []
+    for name, vals in res.attributes.items():
+        for rank, (value, p) in enumerate(vals[:3], start=1):
+            rows.append([name, rank, display_name(value), round(float(p), 3)])
+    return rows
+
+
+def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) -> tuple[Any, ...]:
+    """The app's one handler: a photo path in, every output component's value out.
+
+    Raises:
+        gr.Error: with the core error's message for every bad input (the app keeps serving).
+    """
+    if not photo:
+        raise gr.Error("Upload a photo (or take one with the webcam) of a screw next to a coin.")
+    if coin not in COINS_MM:
+        raise gr.Error(f"Unknown coin {coin!r}; choose one of {', '.join(COINS_MM)}.")
+    try:
+        image = read_image(photo, downscale_to=MAX_SIDE)
+        res = engine.search(image, coin=coin, k=int(k))
+    except NoScrewFoundError as e:
+        raise gr.Error(
+            f"No screw found in this photo ({e.message}). Lay the screw flat on a plain surface, "
+            "fill more of the frame with it, and try again."
+        ) from e
+    except FvwError as e:
+        raise gr.Error(str(e)) from e
+    crops = [(img, name) for name, img in res.crops.items()]
+    gallery = []
+    for m in res.matches:
+        try:
+            thumb = engine.thumbnail(m.sku, 128)
+        except FvwError:
+            thumb = np.full((128, 128, 3), 230, np.uint8)
+        gallery.append((thumb, f"{m.sku} · score {m.score:.2f}"))
+    table = [
+        [i + 1, m.sku, round(m.score, 3)] + [display_name(m.attributes[a][0]) for a in m.attributes]
+        for i, m in enumerate(res.matches)
+    ]
+    return res.overlay, crops, _summary(res), _attribute_rows(res), gallery, table, res.to_json()
+
+
+def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Blocks:
+    """The Gradio UI over ``engine``; ``examples`` are photo paths shown under the input."""
+    with gr.Blocks(title="Screw photo search") as demo:
+        gr.Markdown(
+            "# 🔩 Screw photo search\nPhotograph a screw lying next to a coin; get the catalog SKUs that "
+            "match, with the evidence: masks, measured size, per-attribute top-3."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                # A File input (not gr.Image) for uploads: our own decoder reads it, so a corrupt or huge
+                # photo gets core.imageio's clear message instead of a generic preprocessing failure.
+                with gr.Tab("Upload"):
+                    photo = gr.File(file_types=["image"], type="filepath", label="Photo file")
+                with gr.Tab("Webcam"):
+                    webcam = gr.Image(sources=["webcam"], type="filepath", label="Webcam")
+                coin = gr.Dropdown(choices=list(COINS_MM), value="euro_1", label="Coin in the photo")
+                k = gr.Slider(1, 50, value=10, step=1, label="How many SKUs (K)")
+                button = gr.Button("Search", variant="primary")
+                if examples:
+                    gr.Examples(examples=[[p] for p in examples], inputs=[photo], label="Studio photos")
+            with gr.Column(scale=2):
+                overlay = gr.Image(label="Screw and coin found", interactive=False)
+                summary = gr.Markdown()
+                crops = gr.Gallery(label="Canonical crops (head up)", columns=4, height=200)
+        attrs = gr.Dataframe(
+            headers=["attribute", "rank", "value", "probability"],
+            label="Per-attribute top-3",
+            interactive=False,
+        )
+        results = gr.Gallery(label="Top SKUs", columns=5, height=320)
+        table = gr.Dataframe(
+            headers=["rank", "sku", "score", "head", "finish", "tip", "thread"],
+            label="Ranking",
+            interactive=False,
+        )
+        raw = gr.JSON(label="JSON (as the API returns it)")
+
+        def _run(p: str | None, cam: str | None, c: str, kk: float) -> tuple[Any, ...]:
+            return handle_search(engine, p or cam, c, kk)
+
+        button.click(
+            _run,
+            inputs=[photo, webcam, coin, k],
+            outputs=[overlay, crops, summary, attrs, results, table, raw],
+            api_name="search",
+        )
+    demo.queue(max_size=32, default_concurrency_limit=2)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    args = parser.parse_args(argv)
+    from core.search.engine import default_engine, example_photos
+
+    engine = default_engine()
+    build_demo(engine, examples=example_photos()).launch(
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size="60mb"
+    )
+
+
+if __name__ == "__main__":
+    main()

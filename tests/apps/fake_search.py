@@ -1,0 +1,55 @@
+"""A fake search engine for the Gradio app's tests: deterministic, instant, and able to fail on cue."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.errors import NoScrewFoundError
+from core.search.result import SearchResult
+from core.search.scoring import Match
+
+
+class FakeEngine:
+    """Finds a 'screw' in any photo whose mean is not pure white; says so otherwise."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], str, int]] = []
+
+    def search(self, image: np.ndarray, *, coin: str = "euro_1", k: int = 10) -> SearchResult:
+        self.calls.append((image.shape, coin, k))
+        if image.min() >= 250:
+            raise NoScrewFoundError("the segmenter found no screw pixels")
+        matches = [
+            Match(
+                sku=f"FVW-{i:06d}",
+                score=-float(i),
+                attributes={
+                    "head": ("pan", 0.9),
+                    "finish": ("zinc", 0.8),
+                    "tip": ("sharp", 0.7),
+                    "thread": ("full", 0.9),
+                },
+                length_mm=20.0,
+                diameter_mm=4.0,
+            )
+            for i in range(k)
+        ]
+        no_coin = image[..., 2].mean() > 200
+        return SearchResult(
+            overlay=image.copy(),
+            crops={"head": image[:8, :8].copy(), "tip": image[-8:, -8:].copy()},
+            length_mm=None if no_coin else 20.3,
+            length_sigma_mm=None if no_coin else 0.4,
+            diameter_mm=None if no_coin else 4.1,
+            diameter_sigma_mm=None if no_coin else 0.1,
+            coin=None if no_coin else {"type": coin, "radius_px": 40.0, "px_per_mm": 3.4},
+            attributes={"head": [("pan", 0.9), ("round", 0.05), ("truss", 0.03)]},
+            matches=matches,
+            warnings=["no coin found: sizes unavailable, ranking uses the attributes only"]
+            if no_coin
+            else [],
+            timings_ms={"segment": 1.0},
+        )
+
+    def thumbnail(self, sku: str, size: int = 128) -> np.ndarray:
+        return np.full((size, size, 3), 128, np.uint8)

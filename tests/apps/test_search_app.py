@@ -1,0 +1,112 @@
+"""The Gradio search app over a fake engine: handler, bad inputs, the named API via gradio_client."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_search import FakeEngine  # noqa: E402
+
+from apps.search import build_demo, handle_search  # noqa: E402
+
+
+def _photo(tmp_path: Path, color=(90, 70, 50), size=(320, 240), name="p.jpg") -> str:
+    arr = np.zeros((size[1], size[0], 3), np.uint8)
+    arr[:] = color
+    arr[100:140, 60:260] = (200, 200, 210)
+    p = tmp_path / name
+    Image.fromarray(arr).save(p)
+    return str(p)
+
+
+def test_handler_returns_every_output(tmp_path):
+    eng = FakeEngine()
+    overlay, crops, summary, attrs, gallery, table, raw = handle_search(
+        eng, _photo(tmp_path), "us_quarter", 5
+    )
+    assert overlay.shape == (240, 320, 3)
+    assert len(crops) == 2 and len(gallery) == 5 and len(table) == 5
+    assert "20.3" in summary and "us_quarter" in summary
+    assert attrs[0][:3] == ["head", 1, "Pan"]
+    assert raw["matches"][0]["sku"] == "FVW-000000"
+    assert eng.calls[-1][1:] == ("us_quarter", 5)
+
+
+def test_no_coin_is_a_warning_not_an_error(tmp_path):
+    _, _, summary, *_ = handle_search(FakeEngine(), _photo(tmp_path, color=(20, 20, 250)), "euro_1", 3)
+    assert "unavailable" in summary and "no coin" in summary
+
+
+@pytest.mark.parametrize(
+    "make, expect",
+    [
+        (lambda d: None, "Upload a photo"),
+        (lambda d: _write(d / "x.jpg", b"not an image"), "not an image|cannot|identify|image"),
+        (lambda d: _write(d / "t.jpg", Path(_photo(d)).read_bytes()[:300]), "(?i)truncated|corrupt"),
+        (lambda d: _white(d), "No screw found"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(tmp_path, make, expect):
+    with pytest.raises(gr.Error, match=expect):
+        handle_search(FakeEngine(), make(tmp_path), "euro_1", 10)
+
+
+def _write(p: Path, data: bytes) -> str:
+    p.write_bytes(data)
+    return str(p)
+
+
+def _white(d: Path) -> str:
+    p = d / "white.png"
+    Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(p)
+    return str(p)
+
+
+def test_unknown_coin(tmp_path):
+    with pytest.raises(gr.Error, match="Unknown coin"):
+        handle_search(FakeEngine(), _photo(tmp_path), "doubloon", 10)
+
+
+def test_a_50_megapixel_photo_is_downscaled_not_refused(tmp_path):
+    p = tmp_path / "big.jpg"
+    Image.new("RGB", (8660, 5774), (90, 70, 50)).save(p, quality=50)  # 50.0 MP
+    eng = FakeEngine()
+    handle_search(eng, str(p), "euro_1", 2)
+    assert max(eng.calls[-1][0][:2]) <= 2048
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_named_api_endpoint_through_gradio_client(tmp_path):
+    from gradio_client import Client, handle_file
+
+    demo = build_demo(FakeEngine())
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        out = client.predict(handle_file(_photo(tmp_path)), None, "euro_1", 4, api_name="/search")
+        raw = out[-1]
+        assert [m["sku"] for m in raw["matches"]] == [f"FVW-{i:06d}" for i in range(4)]
+        # A bad input comes back as an error, and the app keeps serving.
+        bad = tmp_path / "bad.jpg"
+        bad.write_text("nope")
+        with pytest.raises(Exception, match="image"):
+            client.predict(handle_file(str(bad)), None, "euro_1", 4, api_name="/search")
+        again = client.predict(
+            handle_file(_photo(tmp_path, name="q.jpg")), None, "euro_1", 2, api_name="/search"
+        )
+        assert len(again[-1]["matches"]) == 2
+    finally:
+        demo.close()
