@@ -21,7 +21,10 @@ st.set_page_config(page_title="Fastener Vision Workbench", page_icon="🔩", lay
 navigation = st.navigation(
     [
         st.Page(str(_PAGES / "home.py"), title="Home", icon="🏠", default=True),
+        st.Page(str(_PAGES / "label.py"), title="Label", icon="🖍️"),
+        st.Page(str(_PAGES / "datasets.py"), title="Datasets", icon="🗂️"),
         st.Page(str(_PAGES / "train.py"), title="Train", icon="🏋️"),
+        st.Page(str(_PAGES / "models.py"), title="Models", icon="🧠"),
     ]
 )
 navigation.run()
