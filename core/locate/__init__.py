@@ -1,0 +1,7 @@
+"""Locate CLI and pipeline: segment -> pose -> measure (``python -m core.locate photo.jpg --out dir``)."""
+
+from __future__ import annotations
+
+from core.locate.pipeline import LocateConfig, LocateResult, Locator, ScrewResult, touches_border
+
+__all__ = ["LocateConfig", "LocateResult", "Locator", "ScrewResult", "touches_border"]

@@ -1,0 +1,51 @@
+"""``python -m core.locate photo.jpg --out result/ [--coin eur_1]``: overlay.png, crops, result.json.
+
+Exit codes: 0 done, 2 a user error (unreadable photo, no screw found, missing checkpoint) with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.errors import FvwError, ImageReadError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.measure import COIN_DIAMETERS_MM, DEFAULT_COIN
+    from core.paths import models_dir
+
+    p = argparse.ArgumentParser(
+        prog="python -m core.locate", description="Locate, orient and measure screws."
+    )
+    p.add_argument("photo")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--coin", default=DEFAULT_COIN, choices=sorted(COIN_DIAMETERS_MM))
+    p.add_argument("--segmenter", default=str(models_dir() / "segmenter" / "segmenter.safetensors"))
+    p.add_argument("--rotationnet", default=str(models_dir() / "rotationnet" / "rotationnet.safetensors"))
+    p.add_argument("--no-rotationnet", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        import cv2
+
+        from core.locate.output import write_result
+        from core.locate.pipeline import LocateConfig, Locator
+
+        bgr = cv2.imread(a.photo, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ImageReadError("cannot read this file as an image; use a JPEG or PNG photo", path=a.photo)
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        cfg = LocateConfig(coin=a.coin, use_rotationnet=not a.no_rotationnet)
+        loc = Locator.from_files(a.segmenter, None if a.no_rotationnet else a.rotationnet, cfg)
+        path = write_result(a.out, image, loc.locate(image))  # type: ignore
+    except FvwError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

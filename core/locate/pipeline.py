@@ -1,0 +1,229 @@
+"""Segment -> pose -> measure on one photo: every screw located, turned head-up and measured with the coin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from core.errors import NoCoinFoundError, NoScrewFoundError
+from core.measure import (
+    DEFAULT_COIN,
+    CoinScale,
+    coin_scale,
+    length_px_along_axis,
+    measure_screw,
+    shank_diameter_px,
+)
+from core.pose.canonical import CanonicalScrew, canonicalize
+from core.pose.geometry import axis_from_mask, head_side
+from core.segment.predictor import Segmentation, Segmenter, check_image
+
+__all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border"]
+
+
+@dataclass(frozen=True)
+class LocateConfig:
+    """Pipeline settings.
+
+    Attributes:
+        coin: reference coin (a key of core.measure.COIN_DIAMETERS_MM).
+        square_aspect: below this long/short ratio of the screw's rectangle, RotationNet decides the angle.
+        use_rotationnet: set False to always use the rectangle + half areas.
+    """
+
+    coin: str = DEFAULT_COIN
+    square_aspect: float = 1.3
+    use_rotationnet: bool = True
+
+
+@dataclass
+class ScrewResult:
+    """One screw. Sizes in mm are None when unavailable; ``reasons`` then says why."""
+
+    polygon: list[list[float]]
+    center: tuple[float, float]
+    angle_deg: float
+    angle_method: str
+    head_confidence: float
+    length_px: float
+    diameter_px: float
+    length_mm: float | None
+    length_mm_std: float | None
+    diameter_mm: float | None
+    diameter_mm_std: float | None
+    cut_by_border: bool
+    mask: NDArray[np.bool_]
+    canonical: CanonicalScrew
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        keys = (
+            "polygon",
+            "center",
+            "angle_deg",
+            "angle_method",
+            "head_confidence",
+            "length_px",
+            "diameter_px",
+            "length_mm",
+            "length_mm_std",
+            "diameter_mm",
+            "diameter_mm_std",
+            "cut_by_border",
+            "reasons",
+        )
+        out = {k: getattr(self, k) for k in keys}
+        out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
+        return out
+
+
+@dataclass
+class LocateResult:
+    """All screws (largest first), the coin scale or the reason it is unavailable, and the segmentation."""
+
+    screws: list[ScrewResult]
+    coin: CoinScale | None
+    coin_reason: str | None
+    segmentation: Segmentation
+
+    def to_json(self) -> dict[str, Any]:
+        coin: dict[str, Any] | None = None
+        if self.coin is not None:
+            c = self.coin
+            coin = {
+                "center": [c.circle.cx, c.circle.cy],
+                "radius": c.circle.r,
+                "px_per_mm": c.px_per_mm,
+                "px_per_mm_std": c.px_per_mm_std,
+                "coin": c.coin,
+                "diameter_mm": c.diameter_mm,
+            }
+        return {
+            "coordinates": "XY pixels of the input photo; angles clockwise from image-up, tip->head",
+            "screws": [s.to_json() for s in self.screws],
+            "coin": coin,
+            "coin_reason": self.coin_reason,
+        }
+
+
+def touches_border(mask: NDArray[np.bool_]) -> bool:
+    """True when the mask reaches the outermost row or column of the photo."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def _polygon(mask: NDArray[np.bool_]) -> list[list[float]]:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cnt = max(contours, key=cv2.contourArea)
+    approx = cv2.approxPolyDP(cnt, 1.0, True).reshape(-1, 2)
+    return [[float(x), float(y)] for x, y in approx]
+
+
+class Locator:
+    """The full pipeline around a :class:`Segmenter` and an optional RotationNet. Stateless per photo."""
+
+    def __init__(
+        self, segmenter: Segmenter, rotationnet: Any | None = None, config: LocateConfig | None = None
+    ):
+        self.segmenter = segmenter
+        self.rotationnet = rotationnet
+        self.config = config or LocateConfig()
+
+    @classmethod
+    def from_files(
+        cls,
+        segmenter_path: str | Path,
+        rotationnet_path: str | Path | None = None,
+        config: LocateConfig | None = None,
+        infer_size: int = 384,
+        threads: int | None = 2,
+    ) -> Locator:
+        """Load the checkpoints (CheckpointError names the file when one is missing or wrong)."""
+        from core.segment.model import load_segmenter
+
+        rn = None
+        if rotationnet_path is not None:
+            from core.checkpoints import build_from_checkpoint
+            from core.pose.rotationnet import create_rotationnet
+
+            rn = build_from_checkpoint(rotationnet_path, create_rotationnet).eval()
+        return cls(
+            Segmenter(load_segmenter(segmenter_path), infer_size=infer_size, threads=threads), rn, config
+        )
+
+    def _screw(
+        self, image: NDArray[np.uint8], mask: NDArray[np.bool_], scale: CoinScale | None
+    ) -> ScrewResult:
+        axis = axis_from_mask(mask)
+        angle, conf = head_side(mask, axis)
+        method = "rectangle"
+        if (
+            self.rotationnet is not None
+            and self.config.use_rotationnet
+            and axis.aspect < self.config.square_aspect
+        ):
+            from core.pose.rotationnet import predict_angle
+
+            angle, method = predict_angle(self.rotationnet, image, mask), "rotationnet"
+        can = canonicalize(image, mask, axis.center, angle, axis.length_px)
+        length_px = length_px_along_axis(mask, angle)
+        diameter_px = shank_diameter_px(can.mask, can.body_rows)
+        size = measure_screw(
+            length_px, diameter_px, scale.px_per_mm if scale else None, scale.px_per_mm_std if scale else 0.0
+        )
+        reasons: dict[str, str] = {}
+        cut = touches_border(mask)
+        length_mm, length_std = size.length_mm, size.length_mm_std
+        if scale is None:
+            reasons["length_mm"] = reasons["diameter_mm"] = "no coin found: no scale to convert pixels to mm"
+        elif cut:
+            length_mm = length_std = None
+            reasons["length_mm"] = "screw is cut by the image border: its full length is not in the photo"
+        return ScrewResult(
+            polygon=_polygon(mask),
+            center=axis.center,
+            angle_deg=float(angle),
+            angle_method=method,
+            head_confidence=float(conf),
+            length_px=length_px,
+            diameter_px=diameter_px,
+            length_mm=length_mm,
+            length_mm_std=length_std,
+            diameter_mm=size.diameter_mm,
+            diameter_mm_std=size.diameter_mm_std,
+            cut_by_border=cut,
+            mask=mask,
+            canonical=can,
+            reasons=reasons,
+        )
+
+    def locate(self, image: NDArray[np.uint8]) -> LocateResult:
+        """Locate, orient and measure every screw in a (H, W, 3) uint8 RGB photo.
+
+        Raises:
+            InputError: not an RGB uint8 image, or smaller than 16 px.
+            NoScrewFoundError: the segmenter found no screw.
+        """
+        check_image(image)
+        seg = self.segmenter.predict(image)
+        screws = seg.instances.get("screw", [])
+        if not screws:
+            raise NoScrewFoundError(
+                "no screw found in the photo; put the screw flat on a plain background, in focus, filling "
+                "at least a tenth of the frame"
+            )
+        scale: CoinScale | None = None
+        reason: str | None = None
+        coins = seg.instances.get("coin", [])
+        if coins:
+            try:
+                scale = coin_scale(coins[0], self.config.coin)
+            except NoCoinFoundError as e:
+                reason = e.message
+        else:
+            reason = "no coin found: add a coin beside the screw to get sizes in mm"
+        return LocateResult([self._screw(image, m, scale) for m in screws], scale, reason, seg)

@@ -1,0 +1,84 @@
+"""Screw length and shank diameter in millimetres, with an uncertainty.
+
+Length: extent of the mask's pixel centres along the screw axis, plus one pixel (the footprint of the two
+end pixels). Diameter: a high percentile (default the 90th) of the row widths over the shank rows of the
+head-up canonical mask. Thread crests set the nominal size (M4 = 4 mm major diameter) while a plain median
+sits between crest and root, hence the percentile; ``percentile=50`` gives the median width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.errors import InputError
+from core.pose.canonical import row_widths
+from core.pose.geometry import direction
+
+__all__ = ["ScrewSize", "length_px_along_axis", "shank_diameter_px", "measure_screw"]
+
+# Quantisation of a length measured between two pixel edges: each end is uncertain by +-0.5 px (uniform),
+# so std = sqrt(2 / 12) px.
+_QUANT_STD_PX = math.sqrt(2.0 / 12.0)
+
+
+@dataclass(frozen=True)
+class ScrewSize:
+    """Measured size; ``*_mm`` are None when there is no scale (no coin)."""
+
+    length_px: float
+    diameter_px: float
+    length_mm: float | None
+    length_mm_std: float | None
+    diameter_mm: float | None
+    diameter_mm_std: float | None
+
+
+def length_px_along_axis(mask: NDArray[np.bool_], angle_deg: float) -> float:
+    """Extent of the mask along the axis ``angle_deg`` (project convention), in pixels."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        raise InputError("empty screw mask: nothing to measure", field="mask")
+    ux, uy = direction(angle_deg)
+    t = xs * ux + ys * uy
+    # Footprint of a pixel along the axis: its projection length |ux| + |uy| (1 when axis-aligned).
+    return float(t.max() - t.min()) + max(abs(ux), abs(uy))
+
+
+def shank_diameter_px(
+    canonical_mask: NDArray[np.bool_], body_rows: tuple[int, int], percentile: float = 90.0
+) -> float:
+    """Shank width from the body rows of a head-up canonical mask (falls back to all rows)."""
+    w = row_widths(canonical_mask)
+    part = w[body_rows[0] : body_rows[1]]
+    part = part[part > 0]
+    if part.size == 0:
+        part = w[w > 0]
+    if part.size == 0:
+        raise InputError("empty canonical mask: nothing to measure", field="canonical_mask")
+    return float(np.percentile(part, percentile))
+
+
+def measure_screw(
+    length_px: float,
+    diameter_px: float,
+    px_per_mm: float | None,
+    px_per_mm_std: float = 0.0,
+) -> ScrewSize:
+    """Convert pixel sizes to millimetres and propagate the uncertainty (quantisation + scale)."""
+    if px_per_mm is None:
+        return ScrewSize(length_px, diameter_px, None, None, None, None)
+    if px_per_mm <= 0:
+        raise InputError(f"px_per_mm must be positive, got {px_per_mm}", field="px_per_mm")
+    rel_scale = px_per_mm_std / px_per_mm
+
+    def conv(px: float) -> tuple[float, float]:
+        mm = px / px_per_mm
+        return mm, mm * math.hypot(_QUANT_STD_PX / max(px, 1e-6), rel_scale)
+
+    lmm, lstd = conv(length_px)
+    dmm, dstd = conv(diameter_px)
+    return ScrewSize(length_px, diameter_px, lmm, lstd, dmm, dstd)

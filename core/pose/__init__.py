@@ -1,0 +1,26 @@
+"""Screw pose: axis angle, head side, canonical head-up view and crops; RotationNet for short screws."""
+
+from __future__ import annotations
+
+from core.pose.canonical import CanonicalScrew, canonicalize, row_widths, split_parts
+from core.pose.geometry import (
+    AxisEstimate,
+    axis_from_mask,
+    direction,
+    head_side,
+    largest_component,
+    rotation_to_head_up,
+)
+
+__all__ = [
+    "AxisEstimate",
+    "axis_from_mask",
+    "direction",
+    "head_side",
+    "largest_component",
+    "rotation_to_head_up",
+    "CanonicalScrew",
+    "canonicalize",
+    "row_widths",
+    "split_parts",
+]

@@ -1,0 +1,137 @@
+"""Stateless segmenter predictor: numpy RGB in, per-class probabilities and cleaned instance masks out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.errors import InputError
+from core.segment.model import SegmenterNet
+
+__all__ = ["Segmentation", "Segmenter", "clean_instances", "check_image"]
+
+MIN_SIDE = 16
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Output of :meth:`Segmenter.predict`.
+
+    Attributes:
+        probs: (C, H, W) float32 in [0, 1], one map per class, at the input photo's size.
+        classes: class names, in channel order.
+        instances: class name -> list of (H, W) bool masks, one per connected object, largest first.
+    """
+
+    probs: NDArray[np.float32]
+    classes: tuple[str, ...]
+    instances: dict[str, list[NDArray[np.bool_]]]
+
+    def mask(self, name: str) -> NDArray[np.bool_]:
+        """Union of the cleaned instances of one class."""
+        out = np.zeros(self.probs.shape[1:], bool)
+        for m in self.instances.get(name, []):
+            out |= m
+        return out
+
+
+def check_image(image: object) -> NDArray[np.uint8]:
+    """Validate a photo: (H, W, 3) uint8 RGB, both sides >= 16 px.
+
+    Raises:
+        InputError: wrong type, shape, dtype or a tiny image (the message says what is expected).
+    """
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected a numpy RGB image, got {type(image).__name__}", field="image")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(
+            f"expected shape (H, W, 3) RGB, got {image.shape}; convert grey/RGBA to RGB", field="image"
+        )
+    if image.dtype != np.uint8:
+        raise InputError(f"expected dtype uint8 (0-255), got {image.dtype}", field="image")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise InputError(
+            f"image is {image.shape[1]}x{image.shape[0]} px, too small to find a screw; "
+            f"use a photo at least {MIN_SIDE} px on each side (ideally 512 or more)",
+            field="image",
+        )
+    return image
+
+
+def clean_instances(prob: NDArray[np.float32], threshold: float, min_area: int) -> list[NDArray[np.bool_]]:
+    """Threshold, drop blobs smaller than ``min_area`` px, fill holes; one mask per blob, largest first."""
+    m = (prob >= threshold).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    order = sorted(range(1, n), key=lambda k: -int(stats[k, cv2.CC_STAT_AREA]))
+    out: list[NDArray[np.bool_]] = []
+    for k in order:
+        if stats[k, cv2.CC_STAT_AREA] < min_area:
+            break
+        blob = (labels == k).astype(np.uint8)
+        contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        filled = np.zeros_like(blob)
+        cv2.drawContours(filled, contours, -1, 1, thickness=-1)
+        out.append(filled.astype(bool))
+    return out
+
+
+class Segmenter:
+    """Runs a :class:`SegmenterNet` on one photo. Holds no per-image state, so one instance can serve
+    many callers.
+
+    Args:
+        model: the network (put in eval mode here).
+        infer_size: the photo's longer side is resized to this (then padded to a multiple of 32).
+        threshold: probability above which a pixel belongs to a class.
+        min_area_frac: blobs smaller than this fraction of the photo (and than 12 px) are dropped.
+        threads: torch CPU threads (None leaves the setting alone).
+    """
+
+    def __init__(
+        self,
+        model: SegmenterNet,
+        infer_size: int = 384,
+        threshold: float = 0.5,
+        min_area_frac: float = 2e-4,
+        threads: int | None = None,
+    ):
+        self.model = model.eval()
+        self.infer_size = int(infer_size)
+        self.threshold = float(threshold)
+        self.min_area_frac = float(min_area_frac)
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.model.arch.classes)
+
+    def probabilities(self, image: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """(C, H, W) float32 probabilities at the photo's size for a (H, W, 3) uint8 RGB photo."""
+        img = check_image(image)
+        h, w = img.shape[:2]
+        s = self.infer_size / max(h, w)
+        nh, nw = max(int(round(h * s)), 1), max(int(round(w * s)), 1)
+        small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        ph, pw = (-nh) % 32, (-nw) % 32
+        small = cv2.copyMakeBorder(
+            small, 0, ph, 0, pw, cv2.BORDER_REFLECT_101 if min(nh, nw) > 1 else cv2.BORDER_CONSTANT
+        )
+        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().to(self.model.device)  # (1, 3, H', W')
+        with torch.inference_mode():
+            p = torch.sigmoid(self.model(x))[0, :, :nh, :nw].float().cpu().numpy()  # (C, nh, nw)
+        return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in p]).astype(np.float32)
+
+    def predict(self, image: NDArray[np.uint8]) -> Segmentation:
+        """Probabilities and cleaned instance masks for one (H, W, 3) uint8 RGB photo (XY pixel frame)."""
+        probs = self.probabilities(image)
+        h, w = probs.shape[1:]
+        min_area = max(12, int(self.min_area_frac * h * w))
+        inst = {
+            name: clean_instances(probs[i], self.threshold, min_area) for i, name in enumerate(self.classes)
+        }
+        return Segmentation(probs, self.classes, inst)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import NoScrewFoundError
+from core.pose import axis_from_mask, canonicalize, head_side
+from core.segment.scenes import screw_polygon
+
+
+def _screw_mask(angle: float, size: int = 200, length: float = 120, diameter: float = 16) -> np.ndarray:
+    """A screw drawn with cv2: head at angle (clockwise from up), centred."""
+    poly = screw_polygon(length, diameter, 1.9 * diameter, 0.6 * diameter, 0.8 * diameter, 3.0)
+    a = np.radians(angle)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pts = poly @ rot.T + size / 2
+    m = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 1, shift=4)
+    return m.astype(bool)
+
+
+def test_axis_aligned_rectangle_is_exact() -> None:
+    m = np.zeros((50, 80), bool)
+    m[20:30, 10:70] = True  # 60 wide, 10 tall: horizontal axis
+    ax = axis_from_mask(m)
+    assert ax.axis_deg == pytest.approx(90.0)
+    assert ax.length_px == pytest.approx(60.0) and ax.width_px == pytest.approx(10.0)
+    assert ax.center == pytest.approx((39.5, 24.5))
+
+
+@pytest.mark.parametrize("angle", [0.0, 37.0, 90.0, 145.0, 200.0, 300.0])
+def test_angle_and_head_side_of_drawn_screws(angle: float) -> None:
+    m = _screw_mask(angle)
+    ax = axis_from_mask(m)
+    got, conf = head_side(m, ax)
+    err = abs((got - angle + 180) % 360 - 180)
+    assert err < 2.0, (got, angle)
+    assert conf > 0.05
+
+
+def test_head_side_flips_with_the_screw() -> None:
+    a, _ = head_side(_screw_mask(60), axis_from_mask(_screw_mask(60)))
+    b, _ = head_side(_screw_mask(240), axis_from_mask(_screw_mask(240)))
+    assert abs((a - b) % 360 - 180) < 2.0
+
+
+def test_canonical_is_head_up_with_parts() -> None:
+    m = _screw_mask(123.0)
+    img = np.full((*m.shape, 3), 90, np.uint8)
+    img[m] = (200, 200, 200)
+    ax = axis_from_mask(m)
+    ang, _ = head_side(m, ax)
+    can = canonicalize(img, m, ax.center, ang, ax.length_px)
+    h, w = can.mask.shape
+    assert h == pytest.approx(120, abs=3) and w == pytest.approx(1.9 * 16, abs=3)
+    widths = can.mask.sum(1)
+    assert widths[: h // 8].max() > 1.5 * np.median(widths[h // 3 : 2 * h // 3])  # head on top
+    assert can.head_rows[1] <= can.body_rows[0] + 1 and can.body_rows[1] <= can.tip_rows[0] + 1
+    assert (can.image[..., 3] == 0).sum() > 0 and (
+        can.image[~can.mask][:, :3] == 0
+    ).all()  # background removed
+
+
+def test_empty_mask_raises_no_screw_found() -> None:
+    with pytest.raises(NoScrewFoundError, match="no screw found"):
+        axis_from_mask(np.zeros((10, 10), bool))
