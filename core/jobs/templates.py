@@ -128,3 +128,91 @@ register_template(
         ],  # fmt: skip
     )
 )
+
+
+def _train_cmd(task: str, sets: dict[str, Any]) -> list[str]:
+    cmd = ["python", "-m", "core.train", task, "--out", "{run_dir}"]
+    for k, v in sets.items():
+        cmd += ["--set", f"{k}={v}"]
+    return cmd
+
+
+register_template(
+    JobTemplate(
+        name="segmenter",
+        kind="train",
+        description="U-Net screw/coin segmenter (Tversky 0.3/0.7) on studio scenes + labelme folders.",
+        module="core.segment.train",
+        options=(
+            Option("epochs", 8, "training epochs"),
+            Option("n_train", 800, "training scenes"),
+            Option("size", 256, "training image size (px)"),
+            Option("loss", "tversky", "loss", ("tversky", "dice")),
+            Option("seed", 0, "random seed"),
+        ),
+        build=lambda v: _train_cmd(
+            "segmenter",
+            {
+                "epochs": int(v["epochs"]),
+                "n_train": int(v["n_train"]),
+                "size": int(v["size"]),
+                "loss": v["loss"],
+                "seed": int(v["seed"]),
+            },
+        ),  # fmt: skip
+    )
+)
+register_template(
+    JobTemplate(
+        name="rotationnet",
+        kind="train",
+        description="RotationNet: angle bins from long screws' computed angles (used for short screws).",
+        module="core.pose.train_rotationnet",
+        options=(Option("scenes", 300, "scenes rendered"), Option("steps", 1500, "training steps")),
+        build=lambda v: [
+            "python",
+            "-m",
+            "core.pose.train_rotationnet",
+            "--out",
+            "{run_dir}/rotationnet.safetensors",
+            "--scenes",
+            str(int(v["scenes"])),
+            "--steps",
+            str(int(v["steps"])),
+        ],  # fmt: skip
+    )
+)
+register_template(
+    JobTemplate(
+        name="attribute_classifier",
+        kind="train",
+        description="Head / tip / thread classifier (timm backbone) or finish (ColorNet) on studio crops.",
+        module="core.attributes.train",
+        options=(
+            Option("attribute", "head", "which attribute", ("head", "tip", "thread", "finish")),
+            Option(
+                "model",
+                "timm",
+                "timm backbone, ColorNet or its plain baseline",
+                ("timm", "colornet", "plain"),
+            ),
+            Option("backbone", "mobilenetv3_small_100", "timm backbone (model=timm)"),
+            Option("epochs", 10, "training epochs"),
+            Option(
+                "train", "runs/attributes/crops-train.npz", "training crops (python -m core.attributes crops)"
+            ),
+            Option("val", "runs/attributes/crops-val.npz", "validation crops"),
+        ),
+        build=lambda v: _train_cmd(
+            "attributes",
+            {
+                "attribute": v["attribute"],
+                "model": v["model"],
+                "backbone": v["backbone"],
+                "epochs": int(v["epochs"]),
+                "train": v["train"],
+                "val": v["val"],
+            },
+        ),  # fmt: skip
+    )
+)
