@@ -1,4 +1,4 @@
-"""``python -m core.locate photo.jpg --out result/ [--coin eur_1]``: overlay.png, crops, result.json.
+"""``python -m core.locate photo.jpg --out result/ [--coin euro_1]``: overlay.png, crops, result.json.
 
 Exit codes: 0 done, 2 a user error (unreadable photo, no screw found, missing checkpoint) with a message.
 """

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.catalog.coins import COINS, DEFAULT_COIN
 from core.errors import ConfigError, NoCoinFoundError
 
 __all__ = [
@@ -28,22 +28,8 @@ __all__ = [
     "coin_scale",
 ]
 
-#: Official diameters of common reference coins, in millimetres.
-COIN_DIAMETERS_MM = MappingProxyType(
-    {
-        "eur_1": 23.25,
-        "eur_2": 25.75,
-        "eur_0.50": 24.25,
-        "eur_0.20": 22.25,
-        "eur_0.10": 19.75,
-        "usd_quarter": 24.26,
-        "usd_dime": 17.91,
-        "usd_penny": 19.05,
-        "gbp_1": 23.43,
-        "chf_1": 23.20,
-    }
-)
-DEFAULT_COIN = "eur_1"
+#: Official diameters of common reference coins, in millimetres (one table: core.catalog.coins).
+COIN_DIAMETERS_MM = COINS
 
 
 @dataclass(frozen=True)

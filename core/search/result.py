@@ -8,22 +8,13 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from core.catalog.coins import COINS
 from core.search.scoring import Match
 
 __all__ = ["COINS_MM", "SearchResult", "SearchEngine"]
 
-# Coin diameters in mm (the user picks the coin lying next to the screw).
-COINS_MM: dict[str, float] = {
-    "euro_1": 23.25,
-    "euro_2": 25.75,
-    "euro_0.50": 24.25,
-    "euro_0.20": 22.25,
-    "us_quarter": 24.26,
-    "us_penny": 19.05,
-    "us_nickel": 21.21,
-    "us_dime": 17.91,
-    "uk_pound": 23.43,
-}
+# The coins a user can pick (one table for the whole project).
+COINS_MM = COINS
 
 
 @dataclass

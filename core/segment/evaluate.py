@@ -49,7 +49,7 @@ def evaluate_heldout(
             ang.append(min(e, 180 - e))
             head.append(e < 90)
             if best.length_mm is not None and sc.coin is not None:
-                scale = sc.coin.diameter_mm / 23.25  # locator assumes eur_1; rescale to the true coin
+                scale = sc.coin.diameter_mm / 23.25  # locator assumes euro_1; rescale to the true coin
                 lerr.append(abs(best.length_mm * scale - t.length_mm) / t.length_mm)
                 derr.append(abs(best.diameter_mm * scale - t.diameter_mm) / t.diameter_mm)
     out: dict[str, float] = {}

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.catalog.coins import COINS as ALL_COINS
+
 __all__ = [
     "BACKGROUNDS",
     "COINS",
@@ -31,7 +33,8 @@ BACKGROUNDS: Final[tuple[str, ...]] = (
     "wood", "fabric", "paper", "carpet", "pattern", "plain", "brick", "grass", "gravel",
 )  # fmt: skip
 # Coin diameters in mm (configurable on the CLI by name).
-COINS: Final[dict[str, float]] = {"euro_1": 23.25, "us_quarter": 24.26, "euro_2": 25.75, "uk_pound": 23.43}
+# The studio draws these four (their look is modelled); diameters come from the one coin table.
+COINS: Final[dict[str, float]] = {k: ALL_COINS[k] for k in ("euro_1", "us_quarter", "euro_2", "uk_pound")}
 VARIANTS: Final[int] = 3  # base textures per background kind
 Image = NDArray[np.float32]
 

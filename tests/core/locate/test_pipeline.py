@@ -42,7 +42,7 @@ def test_two_screws_each_reported_and_measured(tmp_path) -> None:
     )
     res = Locator(_TruthSegmenter(sc.screw_mask, sc.coin_mask)).locate(sc.image)
     assert len(res.screws) == 2 and res.coin is not None
-    # The scene's coin may be any of several sizes; the Locator assumes eur_1, so compare pixels.
+    # The scene's coin may be any of several sizes; the Locator assumes euro_1, so compare pixels.
     assert res.coin.circle.r == pytest.approx(sc.coin.r, abs=0.7)
     truth = sorted(sc.screws, key=lambda t: -t.mask.sum())
     for got, t in zip(res.screws, truth, strict=True):

@@ -26,7 +26,7 @@ def test_circle_cut_by_border_still_fits() -> None:
 
 
 def test_coin_scale_and_errors() -> None:
-    sc = coin_scale(_disc(100, 100, 46.5), coin="eur_1")  # 23.25 mm -> 93 px -> 4 px/mm
+    sc = coin_scale(_disc(100, 100, 46.5), coin="euro_1")  # 23.25 mm -> 93 px -> 4 px/mm
     assert sc.px_per_mm == pytest.approx(4.0, abs=0.03) and 0 < sc.px_per_mm_std < 0.05
     with pytest.raises(ConfigError, match="unknown coin"):
         coin_scale(_disc(100, 100, 40), coin="doubloon")
