@@ -1,0 +1,180 @@
+"""The real search engine: locate -> canonical crops -> attribute classifiers -> catalog ranking.
+
+``PipelineEngine`` is thread-safe: the models are read-only after loading and every request builds its
+own small objects; torch runs under ``inference_mode``. ``default_engine()`` loads what ``models/`` ships
+(``models/segmenter/``, ``models/attributes/<attribute>.safetensors``); an attribute without a shipped
+classifier is left out of the score (the answer says so) rather than guessed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.catalog.coins import COINS
+from core.catalog.taxonomy import ATTRIBUTE_NAMES, values_of
+from core.errors import CheckpointError, InputError, NoScrewFoundError
+from core.search.result import SearchResult
+from core.search.scoring import ScoringConfig, SizeMeasurement, top_k
+
+__all__ = ["PipelineEngine", "default_engine", "example_photos", "attribute_model_paths"]
+
+
+def attribute_model_paths(models: Path | None = None) -> dict[str, Path]:
+    """Shipped attribute classifiers found under ``models/attributes`` (attribute -> file)."""
+    from core.paths import models_dir
+
+    root = (models or models_dir()) / "attributes"
+    return {a: root / f"{a}.safetensors" for a in ATTRIBUTE_NAMES if (root / f"{a}.safetensors").is_file()}
+
+
+class PipelineEngine:
+    """Photo in, ranked SKUs with evidence out (see :class:`core.search.SearchEngine`)."""
+
+    def __init__(
+        self,
+        locator: Any,  # core.locate.Locator
+        classifiers: Mapping[str, torch.nn.Module],
+        catalog: Any,  # core.catalog.CatalogArrays
+        scoring: ScoringConfig = ScoringConfig(),
+    ) -> None:
+        for name in classifiers:
+            if name not in ATTRIBUTE_NAMES:
+                raise InputError(f"unknown attribute {name!r}; valid: {', '.join(ATTRIBUTE_NAMES)}")
+        self.locator = locator
+        self.classifiers = {k: m.eval() for k, m in classifiers.items()}
+        self.catalog = catalog
+        self.scoring = scoring
+
+    def _probs(self, crops: dict[str, NDArray[np.uint8]]) -> dict[str, NDArray[np.float64]]:
+        from core.attributes.train import to_tensor
+
+        out: dict[str, NDArray[np.float64]] = {}
+        with torch.inference_mode():
+            for name, model in self.classifiers.items():
+                logits = model(to_tensor(crops[name][None]))  # (1, C)
+                out[name] = torch.softmax(logits.float(), dim=1)[0].double().numpy()
+        return out
+
+    def search(self, image: NDArray[np.uint8], *, coin: str = "euro_1", k: int = 10) -> SearchResult:
+        """Search one (H, W, 3) uint8 RGB photo; raises NoScrewFoundError / InputError with the fix."""
+        from core.attributes.data import crops_from_canonical
+        from core.locate import Locator
+        from core.locate.output import draw_overlay
+
+        if coin not in COINS:
+            raise InputError(f"unknown coin {coin!r}; valid coins: {', '.join(COINS)}", field="coin")
+        t0 = time.perf_counter()
+        loc = Locator(
+            self.locator.segmenter,
+            self.locator.rotationnet,
+            dataclasses.replace(self.locator.config, coin=coin),
+        ).locate(image)
+        t1 = time.perf_counter()
+        if not loc.screws:  # pragma: no cover - locate raises first
+            raise NoScrewFoundError("no screw found in the photo")
+        warnings: list[str] = []
+        screw = max(loc.screws, key=lambda s: float(s.mask.sum()))
+        if len(loc.screws) > 1:
+            warnings.append(f"{len(loc.screws)} screws found: ranking the largest; photograph one at a time")
+        crops = crops_from_canonical(screw.canonical).as_dict()
+        probs = self._probs(crops)
+        t2 = time.perf_counter()
+        missing = [a for a in ATTRIBUTE_NAMES if a not in probs]
+        if missing:
+            warnings.append(f"no classifier shipped for {', '.join(missing)}: not used in the ranking")
+        for key, why in screw.reasons.items():
+            warnings.append(f"{key}: {why}")
+        if loc.coin is None and loc.coin_reason:
+            warnings.append(loc.coin_reason)
+        length = SizeMeasurement(screw.length_mm, screw.length_mm_std or 0.0)
+        diameter = SizeMeasurement(screw.diameter_mm, screw.diameter_mm_std or 0.0)
+        matches = top_k(self.catalog, probs, k, length, diameter, self.scoring)
+        t3 = time.perf_counter()
+        attrs = {}
+        for name, p in probs.items():
+            order = np.argsort(-p)[:3]
+            attrs[name] = [(values_of(name)[int(i)], float(p[int(i)])) for i in order]
+        coin_info = None
+        if loc.coin is not None:
+            c = loc.coin
+            coin_info = {
+                "type": coin,
+                "center": [round(float(c.circle.cx), 1), round(float(c.circle.cy), 1)],
+                "radius_px": round(float(c.circle.r), 2),
+                "px_per_mm": round(float(c.px_per_mm), 4),
+            }
+        return SearchResult(
+            overlay=draw_overlay(image, loc),
+            crops={"canonical": screw.canonical.image[..., :3].copy(), **crops},
+            length_mm=screw.length_mm,
+            length_sigma_mm=screw.length_mm_std,
+            diameter_mm=screw.diameter_mm,
+            diameter_sigma_mm=screw.diameter_mm_std,
+            coin=coin_info,
+            attributes=attrs,
+            matches=matches,
+            warnings=warnings,
+            timings_ms={
+                "locate": 1000 * (t1 - t0),
+                "classify": 1000 * (t2 - t1),
+                "rank": 1000 * (t3 - t2),
+            },
+        )
+
+    def thumbnail(self, sku: str, size: int = 128) -> NDArray[np.uint8]:
+        from core.synth.thumbnail import thumbnail
+
+        return thumbnail(self.catalog.sku(self.catalog.row_of(sku)), size)
+
+
+def default_engine(models: Path | None = None) -> PipelineEngine:
+    """The engine over what ``models/`` ships (CheckpointError names what is missing)."""
+    from core.attributes.train import load_attribute_model
+    from core.catalog.catalog import load_arrays
+    from core.locate import Locator
+    from core.paths import models_dir
+
+    root = models or models_dir()
+    seg = root / "segmenter" / "segmenter.safetensors"
+    if not seg.is_file():
+        raise CheckpointError(
+            "no segmenter checkpoint; train one with `python -m core.train segmenter --config "
+            "models/segmenter/train.yaml`",
+            path=seg,
+        )
+    rot = root / "rotationnet" / "rotationnet.safetensors"
+    locator = Locator.from_files(seg, rot if rot.is_file() else None)
+    classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
+    return PipelineEngine(locator, classifiers, load_arrays())
+
+
+def example_photos(n: int = 6) -> list[str]:
+    """Small studio photos shipped as examples for the app (rendered on first use into runs/)."""
+    from core.catalog.catalog import load_arrays
+    from core.paths import runs_dir
+    from core.synth.dataset import render_index
+    from core.synth.render import StudioConfig
+
+    out = runs_dir() / "cache" / "search-examples"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    arrays = None
+    for i in range(n):
+        p = out / f"example_{i}.jpg"
+        if not p.is_file():
+            arrays = arrays or load_arrays()
+            photo = render_index(arrays, "search", 777, i, StudioConfig(width=1280, height=960))
+            assert photo.jpeg is not None
+            tmp = p.with_suffix(".tmp")
+            tmp.write_bytes(photo.jpeg)
+            tmp.replace(p)
+        paths.append(str(p))
+    return paths
