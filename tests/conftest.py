@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The workbench renders a default dataset on first start; tests opt in explicitly.
+os.environ.setdefault("FVW_NO_DEFAULT_DATASET", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
+from core.errors import FvwError
 from core.inventory import find_datasets, find_models
 from core.paths import annotations_dir, models_dir
 
@@ -12,6 +15,16 @@ st.title("Fastener Vision Workbench")
 st.caption("Find a screw in a catalog from one phone photo; train vision models with less data and compute.")
 
 ann, mod = annotations_dir(), models_dir()
+
+# First start: render the small embedded default dataset so every page has photos to show (< 30 s).
+if not find_datasets(ann) and not os.environ.get("FVW_NO_DEFAULT_DATASET"):
+    from core.synth.dataset import ensure_default_dataset
+
+    with st.spinner("First start: rendering the embedded default dataset (48 studio photos)..."):
+        try:
+            ensure_default_dataset(ann / "synthetic-default")
+        except FvwError as e:
+            st.error(f"Could not render the default dataset: {e}")
 
 st.subheader("Datasets")
 datasets = find_datasets(ann)

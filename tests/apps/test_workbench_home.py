@@ -32,3 +32,13 @@ def test_home_explains_empty_folders(tmp_path, monkeypatch):
     assert not at.exception
     infos = " ".join(i.value for i in at.info)
     assert "No datasets" in infos and "No checkpoints" in infos
+
+
+def test_first_start_renders_the_default_dataset(tmp_path, monkeypatch):
+    monkeypatch.delenv("FVW_NO_DEFAULT_DATASET", raising=False)
+    monkeypatch.setenv("FVW_ANNOTATIONS", str(tmp_path / "ann"))
+    monkeypatch.setenv("FVW_MODELS", str(tmp_path / "models"))
+    at = AppTest.from_file(str(WORKBENCH), default_timeout=120).run()
+    assert not at.exception
+    assert at.dataframe[0].value["dataset"].tolist() == ["synthetic-default"]
+    assert len(list((tmp_path / "ann" / "synthetic-default").glob("*.json"))) == 48
