@@ -25,6 +25,7 @@ navigation = st.navigation(
         st.Page(str(_PAGES / "datasets.py"), title="Datasets", icon="🗂️"),
         st.Page(str(_PAGES / "train.py"), title="Train", icon="🏋️"),
         st.Page(str(_PAGES / "models.py"), title="Models", icon="🧠"),
+        st.Page(str(_PAGES / "texture.py"), title="Structure / texture", icon="🧵"),
         st.Page(str(_PAGES / "redundancy.py"), title="Redundancy", icon="🧮"),
     ]
 )

@@ -64,14 +64,26 @@ def register_template(template: JobTemplate) -> JobTemplate:
 
 
 def get_template(name: str) -> JobTemplate:
+    _load_plugins()
     try:
         return _TEMPLATES[name]
     except KeyError:
         raise ConfigError(f"unknown job {name!r}; valid jobs: {', '.join(_TEMPLATES)}") from None
 
 
+# Modules that register their own templates when imported (the studies keep their job next to their CLI).
+_PLUGINS = ("core.texture.jobs",)
+
+
+def _load_plugins() -> None:
+    for mod in _PLUGINS:
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
+
+
 def available_templates() -> list[JobTemplate]:
     """Templates whose implementing module exists in this checkout."""
+    _load_plugins()
     return [t for t in _TEMPLATES.values() if importlib.util.find_spec(t.module) is not None]
 
 
@@ -214,5 +226,33 @@ register_template(
                 "val": v["val"],
             },
         ),  # fmt: skip
+    )
+)
+
+
+def _redundancy_cmd(v: dict[str, Any]) -> list[str]:
+    from core.redundancy.command import study_command
+
+    return study_command(
+        str(v["data"]), backbone=str(v["backbone"]), size=int(v["size"]), folds=int(v["folds"]),
+        repeats=int(v["repeats"]), epochs=int(v["epochs"]),
+    )  # fmt: skip
+
+
+register_template(
+    JobTemplate(
+        name="redundancy_study",
+        kind="study",
+        description="Three-stage redundancy study (tiling, masked first conv, student + distillation) on a folder.",
+        module="core.redundancy",
+        options=(
+            Option("data", "runs/redundancy/studio_heads", "ImageFolder-style folder (class per subfolder)"),
+            Option("backbone", "vgg_small", "teacher backbone", ("vgg_small", "vgg16_bn")),
+            Option("size", 48, "input side in pixels"),
+            Option("folds", 3, "k-fold splits"),
+            Option("repeats", 1, "repeats per fold"),
+            Option("epochs", 12, "epochs per model"),
+        ),
+        build=_redundancy_cmd,
     )
 )
