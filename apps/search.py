@@ -154,10 +154,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    parser.add_argument("--catalog", default=None, help="SQLite catalog (python -m core.catalog import ...)")
+    parser.add_argument("--models", default=None, help="models folder (default: models/ or FVW_MODELS)")
     args = parser.parse_args(argv)
     from core.search.engine import default_engine, example_photos
 
-    engine = default_engine()
+    try:
+        engine = default_engine(Path(args.models) if args.models else None, args.catalog)
+    except FvwError as e:
+        parser.exit(2, f"error: {e}\n")
     build_demo(engine, examples=example_photos()).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size="60mb"
     )

@@ -135,8 +135,14 @@ class PipelineEngine:
         return thumbnail(self.catalog.sku(self.catalog.row_of(sku)), size)
 
 
-def default_engine(models: Path | None = None) -> PipelineEngine:
-    """The engine over what ``models/`` ships (CheckpointError names what is missing)."""
+def default_engine(models: Path | None = None, catalog: str | Path | None = None) -> PipelineEngine:
+    """The engine over what ``models/`` ships (CheckpointError names what is missing).
+
+    ``catalog`` is a SQLite catalog (``python -m core.catalog import my.csv --db my.sqlite``); default:
+    ``FVW_CATALOG`` if set, else the generated 15,000-SKU catalog.
+    """
+    import os
+
     from core.attributes.train import load_attribute_model
     from core.catalog.catalog import load_arrays
     from core.locate import Locator
@@ -153,7 +159,7 @@ def default_engine(models: Path | None = None) -> PipelineEngine:
     rot = root / "rotationnet" / "rotationnet.safetensors"
     locator = Locator.from_files(seg, rot if rot.is_file() else None)
     classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
-    return PipelineEngine(locator, classifiers, load_arrays())
+    return PipelineEngine(locator, classifiers, load_arrays(catalog or os.environ.get("FVW_CATALOG") or None))
 
 
 def example_photos(n: int = 6) -> list[str]:
