@@ -193,6 +193,38 @@ def render_rows(rows: list[Row]) -> str:
     return "\n\n".join(f"## {g}\n\n{_group_table([r for r in rows if r.group == g])}" for g in groups)
 
 
+def _sections(text: str) -> dict[str, str]:
+    """``## group`` sections of an earlier RESULTS.md (group -> section text, header included)."""
+    out: dict[str, str] = {}
+    parts = ("\n" + text).split("\n## ")[1:]
+    for part in parts:
+        name = part.split("\n", 1)[0].strip()
+        out[name] = "## " + part.rstrip() + "\n"
+    return out
+
+
+def merge_markdown(old: str, rows: list[Row], machine: dict[str, str], command: str) -> str:
+    """RESULTS.md with this run's groups replaced and every other group of ``old`` kept as it was.
+
+    Each group's section says when and by which command it was measured, so a file assembled from
+    several runs stays honest about where each number comes from.
+    """
+    import datetime
+
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    machine_line = ", ".join(
+        f"{k}: {v}" for k, v in machine.items() if k in ("cpu", "cores", "gpu", "torch threads")
+    )
+    kept = {g: t for g, t in _sections(old).items() if g not in {r.group for r in rows}}
+    new = {}
+    for g in dict.fromkeys(r.group for r in rows):
+        body = _group_table([r for r in rows if r.group == g])
+        new[g] = f"## {g}\n\n_Measured {stamp} by `{command}` ({machine_line})._\n\n{body}\n"
+    merged = {**kept, **new}
+    head = render_markdown([], machine, "python -m bench").split("No benchmarks ran.")[0]
+    return head + "\n".join(merged[g] for g in sorted(merged)) + ("" if merged else "No benchmarks ran.\n")
+
+
 def render_markdown(rows: list[Row], machine: dict[str, str], command: str) -> str:
     """The whole RESULTS.md: how it was produced, on what machine, then the tables."""
     head = [
@@ -363,6 +395,12 @@ def main(argv: Sequence[str] | None = None, *, package: str = "bench") -> int:
         "--out", type=Path, default=DEFAULT_OUT, help="results file (default bench/RESULTS.md)"
     )
     parser.add_argument("--threads", type=int, help="torch.set_num_threads before running")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        help="also copy the tables into this README between the results markers",
+    )
     args = parser.parse_args(argv)
     registry = collect(package)
     if args.list:
@@ -383,7 +421,24 @@ def main(argv: Sequence[str] | None = None, *, package: str = "bench") -> int:
     print(render_rows(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(render_markdown(rows, machine_info(), command), encoding="utf-8")
+    old = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    tmp.write_text(merge_markdown(old, rows, machine_info(), command), encoding="utf-8")
     tmp.replace(args.out)
+    if args.readme is not None and args.readme.is_file():
+        update_readme(args.readme, args.out.read_text(encoding="utf-8"))
     print(f"[bench] wrote {args.out}", file=sys.stderr)
     return 1 if any(r.kind == "failed" for r in rows) else 0
+
+
+_START, _END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(readme: Path, results: str) -> None:
+    """Replace the text between the results markers of ``readme`` with the tables of ``results``."""
+    text = readme.read_text(encoding="utf-8")
+    if _START not in text or _END not in text:
+        return
+    body = "\n".join(("#" + line) if line.startswith("## ") else line for line in results.splitlines()[1:])
+    pre, rest = text.split(_START, 1)
+    post = rest.split(_END, 1)[1]
+    readme.write_text(f"{pre}{_START}\n{body.strip()}\n{_END}{post}", encoding="utf-8")

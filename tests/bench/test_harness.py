@@ -100,9 +100,16 @@ def test_results_file_and_quick_mode(fake_pkg, tmp_path: Path):
     assert "## fig" in text and "| held-out | 0.5 | quick |" in text  # quick_fn used
     assert "heavy" not in module.CALLS  # heavy skipped by --quick
 
-    assert harness.main(["--only", "fig", "--out", str(out)], package=name) == 0
+    # A later run of one group replaces that group's section and keeps the others, each stamped.
+    readme = tmp_path / "README.md"
+    readme.write_text("# P\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\ntail\n")
+    assert harness.main(["--only", "fig", "--out", str(out), "--readme", str(readme)], package=name) == 0
     text = out.read_text()
-    assert "| held-out | 0.75 | test |" in text and "## g1" not in text
+    assert "| held-out | 0.75 | test |" in text and "| held-out | 0.5 | quick |" not in text
+    assert "## g1" in text and "| slow | 3 |" in text
+    assert text.count("_Measured ") == text.count("\n## ") and "--only fig" in text
+    rd = readme.read_text()
+    assert "old" not in rd and "### fig" in rd and "| held-out | 0.75 | test |" in rd and rd.endswith("tail\n")
 
 
 def test_failures_are_reported_not_fatal(fake_pkg, tmp_path: Path):
