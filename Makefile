@@ -31,7 +31,7 @@ test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --readme README.md
 
 clean-venv:
 	rm -rf $(VENV)
