@@ -9,7 +9,7 @@ attribute   input                          size (H x W)
 ==========  =============================  ===================
 head        head rows of the canonical     48 x 48
 tip         tip rows                       48 x 48
-thread      the whole canonical screw      96 x 32
+thread      shank + tip, folded in 4       48 x 64
 finish      shank (body) pixels only       48 x 48
 ==========  =============================  ===================
 
@@ -43,9 +43,10 @@ __all__ = [
 INPUT_SIZE: dict[str, tuple[int, int]] = {
     "head": (48, 48),
     "tip": (48, 48),
-    "thread": (96, 32),
+    "thread": (48, 64),
     "finish": (48, 48),
 }
+_FOLDS = 4  # the thread input: the shank resampled to 192 x 16 px and cut into 4 side-by-side strips
 
 
 @dataclass
@@ -90,6 +91,29 @@ def _cols_trim(rgba: NDArray[np.uint8], pad: int = 2) -> NDArray[np.uint8]:
     return rgba[:, max(0, cols[0] - pad) : cols[-1] + 1 + pad]
 
 
+def fold_shank(rgba: NDArray[np.uint8], size: tuple[int, int] = INPUT_SIZE["thread"]) -> NDArray[np.uint8]:
+    """Shank + tip resampled to (folds * H) x (W / folds) and cut into side-by-side strips, (H, W, 3).
+
+    Thread coverage is where along the shank the thread stops. Letterboxing a 20:1 screw into a small square
+    shrinks the thread's zig-zag below a pixel; resampling the length to a fixed 192 px (a pitch stays a few
+    pixels) and folding it into four strips keeps the thread visible in a compact input. Strip i holds the
+    i-th quarter of the shank from the head side.
+    """
+    h_out, w_out = size
+    strip_w = w_out // _FOLDS
+    out = np.zeros((h_out, w_out, 3), np.uint8)
+    rgba = _cols_trim(rgba)
+    if rgba.shape[0] < 2 or rgba.shape[1] < 1:
+        return out
+    rgb = rgba[..., :3].copy()
+    if rgba.shape[-1] == 4:
+        rgb[rgba[..., 3] == 0] = 0
+    long = cv2.resize(rgb, (strip_w, h_out * _FOLDS), interpolation=cv2.INTER_AREA)  # (192, 16, 3)
+    for i in range(_FOLDS):
+        out[:, i * strip_w : (i + 1) * strip_w] = long[i * h_out : (i + 1) * h_out]
+    return out
+
+
 def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.CanonicalScrew
     """The four inputs from a canonical screw (see the module table).
 
@@ -109,7 +133,7 @@ def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.Canonical
     return AttributeCrops(
         head=letterbox(img[:head_end], INPUT_SIZE["head"]),
         tip=letterbox(_cols_trim(img[tip_start:]), INPUT_SIZE["tip"]),
-        thread=letterbox(img, INPUT_SIZE["thread"]),
+        thread=fold_shank(img[canon.head_rows[1] :] if canon.head_rows[1] < h - 1 else img),
         finish=letterbox(_cols_trim(body_img), INPUT_SIZE["finish"]),
     )
 
