@@ -10,7 +10,7 @@ attribute   input                          size (H x W)
 head        head rows of the canonical     48 x 48
 tip         tip rows                       48 x 48
 thread      shank + tip, folded in 4       48 x 64
-finish      shank (body) pixels only       48 x 48
+finish      shank (body) pixels, folded    48 x 48
 ==========  =============================  ===================
 
 Crops are letterboxed on black (aspect kept) so a short screw is not stretched into a long one.
@@ -134,7 +134,8 @@ def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.Canonical
         head=letterbox(img[:head_end], INPUT_SIZE["head"]),
         tip=letterbox(_cols_trim(img[tip_start:]), INPUT_SIZE["tip"]),
         thread=fold_shank(img[canon.head_rows[1] :] if canon.head_rows[1] < h - 1 else img),
-        finish=letterbox(_cols_trim(body_img), INPUT_SIZE["finish"]),
+        # Finish is colour and sheen, not shape: the body pixels fill the input (folded like the thread).
+        finish=fold_shank(body_img, INPUT_SIZE["finish"]),
     )
 
 
