@@ -10,23 +10,30 @@ authors' reference code ``tsmooth.m``::
 (the windowed total and the windowed inherent variation of the paper, in their "fast" form), and
 ``lambda`` is halved as in ``tsmooth.m``. sigma halves each iteration (not below 0.5).
 
-The linear system is solved matrix-free with a Jacobi-preconditioned conjugate gradient made of plain
-tensor ops, batched over (B, C): each image channel is its own system sharing the weights of its image.
-Runs on whatever device the input tensor lives on (CUDA when present).
+The linear system is solved matrix-free by conjugate gradient made of plain tensor ops, batched over
+(B, C): each image channel is its own system sharing the weights of its image. The preconditioner is an
+edge-aware aggregation multigrid V-cycle (:mod:`core.texture._multigrid`; about 10 CG iterations per
+outer iteration on a 1 MP photo instead of about 90 with Jacobi). Each solve warm-starts from the
+previous outer iteration; all but the last stop at the looser ``cg_tol_early``. Runs on whatever device
+the input tensor lives on (CUDA when present).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from core.errors import ConfigError, InputError
+from core.texture._multigrid import MAX_LEVELS, batched_dot, build_hierarchy, residual, vcycle
 
 __all__ = ["RTVConfig", "rtv_weights", "apply_system", "pcg_solve", "rtv_smooth", "gaussian_radius"]
 
+Preconditioner = Literal["multigrid", "jacobi"]
+PRECONDITIONERS: tuple[str, ...] = ("multigrid", "jacobi")
 MIN_SIDE = 8
 LAMBDA_RANGE = (1e-4, 0.5)
 
@@ -40,8 +47,12 @@ class RTVConfig:
         sigma: Window scale of the first iteration in pixels (texture element size), (0, 20].
         sharpness: Floor of the gradient magnitude in the weights (tsmooth's ``sharpness``), (0, 1].
         iterations: Outer iterations (re-weighting steps), 1-20.
-        cg_tol: Relative residual at which PCG stops.
+        cg_tol: Relative residual at which PCG stops in the last outer iteration (the returned result).
+        cg_tol_early: Relative residual for the earlier outer iterations, whose result only feeds the
+            next weights (the solve warm-starts from it); ``max(cg_tol, cg_tol_early)`` is used. Set it
+            equal to ``cg_tol`` to solve every iteration to ``cg_tol``.
         cg_max_iter: PCG iteration cap per outer iteration.
+        preconditioner: ``"multigrid"`` (default) or ``"jacobi"``; see :func:`pcg_solve`.
     """
 
     lam: float = 0.01
@@ -49,7 +60,9 @@ class RTVConfig:
     sharpness: float = 0.02
     iterations: int = 4
     cg_tol: float = 1e-3
+    cg_tol_early: float = 1e-2
     cg_max_iter: int = 300
+    preconditioner: Preconditioner = "multigrid"
 
     def validate(self) -> RTVConfig:
         """Check every field, raising :class:`ConfigError` that names the field and its valid range."""
@@ -66,6 +79,10 @@ class RTVConfig:
             raise ConfigError(f"iterations={self.iterations} is out of range; use 1-20 (typical 4)", field="iterations")  # fmt: skip
         if not (0 < self.cg_tol < 1) or self.cg_max_iter < 1:
             raise ConfigError("cg_tol must be in (0, 1) and cg_max_iter >= 1", field="cg_tol")
+        if not (0 < self.cg_tol_early < 1):
+            raise ConfigError(f"cg_tol_early={self.cg_tol_early} is out of range; use (0, 1) (typical 1e-2)", field="cg_tol_early")  # fmt: skip
+        if self.preconditioner not in PRECONDITIONERS:
+            raise ConfigError(f"unknown preconditioner {self.preconditioner!r}; use one of {PRECONDITIONERS}", field="preconditioner")  # fmt: skip
         return self
 
 
@@ -75,16 +92,24 @@ def gaussian_radius(sigma: float) -> int:
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian with edge replication. x: (B, C, H, W)."""
+    """Separable Gaussian with edge replication. x: (B, C, H, W).
+
+    Written as a sum of shifted slices: with one input channel, ``conv2d`` on CPU is about 3x slower.
+    """
     r = gaussian_radius(sigma)
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
     k = torch.exp(-(t**2) / (2 * sigma * sigma))
-    k = k / k.sum()
-    b, c, h, w = x.shape
-    y = x.reshape(b * c, 1, h, w)
-    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
-    return y.reshape(b, c, h, w)
+    taps = (k / k.sum()).tolist()
+    h, w = x.shape[-2:]
+    y = F.pad(x, (r, r, 0, 0), mode="replicate")  # (B, C, H, W + 2r)
+    out = y[..., :, 0:w] * taps[0]
+    for i in range(1, 2 * r + 1):
+        out.add_(y[..., :, i : i + w], alpha=taps[i])
+    y = F.pad(out, (0, 0, r, r), mode="replicate")  # (B, C, H + 2r, W)
+    out = y[..., 0:h, :] * taps[0]
+    for i in range(1, 2 * r + 1):
+        out.add_(y[..., i : i + h, :], alpha=taps[i])
+    return out
 
 
 def _forward_diff(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,14 +157,6 @@ def apply_system(s: torch.Tensor, ax: torch.Tensor, ay: torch.Tensor) -> torch.T
     return out
 
 
-def _diagonal(ax: torch.Tensor, ay: torch.Tensor) -> torch.Tensor:
-    d = 1.0 + ax + ay  # edges leaving right / down
-    d = d.clone()
-    d[..., :, 1:] += ax[..., :, :-1]  # edge arriving from the left
-    d[..., 1:, :] += ay[..., :-1, :]  # edge arriving from above
-    return d
-
-
 def _apply_fast(p: torch.Tensor, d: torch.Tensor, axc: torch.Tensor, ayc: torch.Tensor) -> torch.Tensor:
     """``(I + L) p`` from the precomputed diagonal ``d`` and cropped weights (fewer temporaries)."""
     q = d * p
@@ -157,9 +174,10 @@ def pcg_solve(
     x0: torch.Tensor | None = None,
     tol: float = 1e-4,
     max_iter: int = 300,
-    check_every: int = 4,
+    check_every: int | None = None,
+    preconditioner: Preconditioner = "multigrid",
 ) -> tuple[torch.Tensor, int]:
-    """Solve ``(I + L) x = b`` per (batch, channel) with Jacobi-preconditioned CG.
+    """Solve ``(I + L) x = b`` per (batch, channel) with preconditioned CG.
 
     Args:
         b: Right-hand side, (B, C, H, W).
@@ -167,31 +185,48 @@ def pcg_solve(
         x0: Warm start (defaults to b).
         tol: Stop when every system's ``||r|| <= tol * ||b||``.
         max_iter: Iteration cap.
-        check_every: Test convergence every this many iterations (each test syncs the device).
+        check_every: Test convergence every this many iterations (each test syncs the device);
+            default 1 with the multigrid preconditioner (few, costly iterations), 4 with Jacobi.
+        preconditioner: ``"multigrid"`` (aggregation V-cycle, :mod:`core.texture._multigrid`; about 10
+            iterations on a 1 MP photo) or ``"jacobi"`` (the diagonal; about 90).
 
     Returns:
-        ``(x, iterations_run)``.
+        ``(x, iterations_run)``; 0 iterations when ``x0`` already meets the tolerance.
     """
-    d = _diagonal(ax, ay)  # (B, 1, H, W)
-    inv_d = 1.0 / d
-    axc = ax[..., :, :-1].contiguous()
-    ayc = ay[..., :-1, :].contiguous()
+    if preconditioner not in PRECONDITIONERS:
+        raise ConfigError(f"unknown preconditioner {preconditioner!r}; use one of {PRECONDITIONERS}", field="preconditioner")  # fmt: skip
+    levels = build_hierarchy(ax, ay, max_levels=1 if preconditioner == "jacobi" else MAX_LEVELS)
+    fine = levels[0]
+    if preconditioner == "multigrid":
+        every = check_every or 1
+
+        def precond(res: torch.Tensor) -> torch.Tensor:
+            return vcycle(levels, res)
+    else:
+        every = check_every or 4
+        inv_d = 1.0 / fine.d
+
+        def precond(res: torch.Tensor) -> torch.Tensor:
+            return inv_d * res
+
     x = b.clone() if x0 is None else x0.clone()
-    r = b - _apply_fast(x, d, axc, ayc)
-    z = inv_d * r
+    r = residual(fine, b, x)
+    thresh = (tol**2) * batched_dot(b, b).clamp_min(1e-24)  # (B, C, 1, 1): one CG per channel system
+    if bool((batched_dot(r, r) <= thresh).all()):
+        return x, 0
+    z = precond(r)
     p = z.clone()
-    rz = (r * z).sum((-2, -1), keepdim=True)  # (B, C, 1, 1): one CG per channel system
-    thresh = (tol**2) * b.pow(2).sum((-2, -1), keepdim=True).clamp_min(1e-24)
+    rz = batched_dot(r, z)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        q = _apply_fast(p, d, axc, ayc)
-        alpha = rz / (p * q).sum((-2, -1), keepdim=True).clamp_min(1e-30)
+        q = _apply_fast(p, fine.d, fine.axc, fine.ayc)
+        alpha = rz / batched_dot(p, q).clamp_min(1e-30)
         x.addcmul_(alpha, p)
         r.addcmul_(alpha, q, value=-1.0)
-        if it % check_every == 0 and bool((r.pow(2).sum((-2, -1), keepdim=True) <= thresh).all()):
+        if it % every == 0 and bool((batched_dot(r, r) <= thresh).all()):
             break
-        torch.mul(inv_d, r, out=z)
-        rz_new = (r * z).sum((-2, -1), keepdim=True)
+        z = precond(r)
+        rz_new = batched_dot(r, z)
         beta = rz_new / rz.clamp_min(1e-30)
         rz = rz_new
         p.mul_(beta).add_(z)
@@ -234,8 +269,12 @@ def rtv_smooth(image: torch.Tensor, config: RTVConfig | None = None) -> torch.Te
     lam = cfg.lam / 2.0  # as tsmooth.m
     x = img
     sigma = cfg.sigma
-    for _ in range(int(cfg.iterations)):
+    n_outer = int(cfg.iterations)
+    for k in range(n_outer):
         wx, wy = rtv_weights(x, sigma, cfg.sharpness)
-        x, _n = pcg_solve(img, lam * wx, lam * wy, x0=x, tol=cfg.cg_tol, max_iter=cfg.cg_max_iter)
+        wx.mul_(lam)
+        wy.mul_(lam)
+        tol = cfg.cg_tol if k == n_outer - 1 else max(cfg.cg_tol, cfg.cg_tol_early)
+        x, _n = pcg_solve(img, wx, wy, x0=x, tol=tol, max_iter=cfg.cg_max_iter, preconditioner=cfg.preconditioner)  # fmt: skip
         sigma = max(sigma / 2.0, 0.5)
     return x

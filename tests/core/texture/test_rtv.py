@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError, InputError
+from core.texture._multigrid import build_hierarchy, residual, vcycle
 from core.texture.rtv import RTVConfig, apply_system, pcg_solve, rtv_smooth, rtv_weights
 from core.texture.rtv_reference import rtv_reference
 
@@ -92,3 +93,74 @@ def test_cuda_matches_cpu():
     cpu = rtv_smooth(img, RTVConfig(cg_tol=1e-6, cg_max_iter=2000))
     gpu = rtv_smooth(img.cuda(), RTVConfig(cg_tol=1e-6, cg_max_iter=2000)).cpu()
     assert (cpu - gpu).abs().mean() <= 1e-4
+
+
+def _strong_weights(h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """RTV-like weights of a textured image: large in flat areas, small across edges (lambda folded in)."""
+    g = torch.Generator().manual_seed(seed)
+    img = (torch.rand(1, 1, h // 8 + 1, w // 8 + 1, generator=g) > 0.5).float()
+    img = torch.nn.functional.interpolate(img, scale_factor=8.0)[..., :h, :w].contiguous()
+    img = img + 0.02 * torch.rand(1, 1, h, w, generator=g)
+    wx, wy = rtv_weights(img.double(), 3.0, 0.02)
+    return 0.005 * wx, 0.005 * wy
+
+
+def test_coarse_levels_are_galerkin_products():
+    # A_c = P^T A P with P the 2x2 piecewise-constant prolongation, on an odd-sized grid.
+    ax, ay = _strong_weights(67, 45)
+    levels = build_hierarchy(ax, ay)
+    assert len(levels) >= 2 and levels[1].shape == (34, 23)
+    xc = torch.rand(1, 2, 34, 23, dtype=torch.float64)
+    zero = torch.zeros_like(xc)
+    coarse = -residual(levels[1], zero, xc)  # A_c xc
+    fine_x = xc.repeat_interleave(2, -1).repeat_interleave(2, -2)[..., :67, :45]
+    afx = apply_system(fine_x, ax, ay)
+    galerkin = torch.nn.functional.pad(afx, (0, 1, 0, 1)).reshape(1, 2, 34, 2, 23, 2).sum((3, 5))
+    assert torch.allclose(coarse, galerkin, rtol=1e-10, atol=1e-9)
+
+
+def test_vcycle_is_symmetric_positive_definite():
+    ax, ay = _strong_weights(70, 65, seed=2)
+    levels = build_hierarchy(ax, ay)
+    assert len(levels) == 3
+    a, b = torch.rand(2, 1, 1, 70, 65, dtype=torch.float64)
+    assert torch.isclose((vcycle(levels, a) * b).sum(), (a * vcycle(levels, b)).sum(), rtol=1e-9)
+    for v in (a, b, torch.randn_like(a)):
+        assert float((vcycle(levels, v) * v).sum()) > 0
+
+
+def test_multigrid_solves_the_system_in_far_fewer_iterations_than_jacobi():
+    ax, ay = _strong_weights(64, 72, seed=3)
+    b = torch.rand(1, 2, 64, 72, dtype=torch.float64)
+    x_mg, n_mg = pcg_solve(b, ax, ay, tol=1e-6, max_iter=1000, preconditioner="multigrid")
+    x_j, n_j = pcg_solve(b, ax, ay, tol=1e-6, max_iter=1000, preconditioner="jacobi")
+    for x in (x_mg, x_j):
+        res = (apply_system(x, ax, ay) - b).pow(2).sum((-2, -1)).sqrt() / b.pow(2).sum((-2, -1)).sqrt()
+        assert (res <= 1e-6).all()
+    assert n_mg * 3 < n_j
+    assert pcg_solve(b, ax, ay, x0=x_mg, tol=1e-6)[1] == 0  # a solved warm start costs nothing
+
+
+def test_odd_sized_multilevel_image_matches_direct_sparse_solve():
+    img = _blocky(1, 3, n=80, seed=4)[..., :67, :75].contiguous()  # 3 levels, odd sides
+    got = rtv_smooth(img).numpy()[0]
+    want = rtv_reference(img[0].numpy())
+    assert np.abs(got - want).mean() <= 1e-3
+
+
+def test_jacobi_preconditioner_and_tight_early_tolerance_agree_with_the_default():
+    img = _blocky(1, 3, n=32, seed=5)
+    fast = rtv_smooth(img)
+    slow = rtv_smooth(img, RTVConfig(preconditioner="jacobi", cg_tol_early=1e-3))
+    assert (fast - slow).abs().mean() <= 1e-3
+
+
+def test_bad_solver_settings_raise_config_errors():
+    with pytest.raises(ConfigError, match="cg_tol_early"):
+        RTVConfig(cg_tol_early=0.0).validate()
+    with pytest.raises(ConfigError, match="preconditioner"):
+        RTVConfig(preconditioner="ilu").validate()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="preconditioner"):
+        pcg_solve(
+            torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8), preconditioner="x"
+        )  # type: ignore[arg-type]
