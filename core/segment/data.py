@@ -1,9 +1,13 @@
-"""Segmenter datasets: synthetic scenes (seeded) and any labelme folder, with per-image partial labels.
+"""Segmenter datasets: photos from the studio (core.synth, seeded) and any labelme folder, with partial labels.
 
 Each item is ``(image, target, label_mask)``: (3, H, W) float32 RGB in [0, 255], (C, H, W) float32 0/1
-masks, (C,) float32 1 where the class was labelled on that photo. A labelme photo counts as labelled for a
-class when one of its shapes has that label, when its flags hold ``labelled_<class>: true`` (e.g. a photo
-verified to hold no coin), or when its flag ``complete`` is true (every class labelled).
+masks, (C,) float32 1 where the class was labelled on that photo.
+
+Studio photos mix two dataset modes of :mod:`core.synth`: ``search`` photos (a screw and a coin, both classes
+labelled) and ``train`` photos (90 % screw-only, 10 % coin-only: only the class shown is labelled, the seed's
+partial-label recipe). A labelme photo counts as labelled for a class when one of its shapes has that label,
+when its flags hold ``labelled_<class>: true`` (e.g. a photo verified to hold no coin), or when its flag
+``complete`` is true (every class labelled).
 """
 
 from __future__ import annotations
@@ -17,15 +21,45 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from core.errors import DatasetError
+from core.errors import ConfigError, DatasetError
 from core.segment.model import CLASSES
-from core.segment.scenes import SceneConfig, render_scene
 
-__all__ = ["SyntheticSegDataset", "LabelmeSegDataset", "labelme_item", "TRAIN_SEED_BASE", "HELDOUT_SEED_BASE"]
+__all__ = [
+    "StudioSegDataset",
+    "LabelmeSegDataset",
+    "labelme_item",
+    "polygon_mask",
+    "studio_masks",
+    "TRAIN_SEED",
+    "VAL_SEED",
+    "HELDOUT_SEED",
+]
 
-#: Training scenes use seeds from here up; held-out evaluation uses HELDOUT_SEED_BASE and up (never trained on).
-TRAIN_SEED_BASE = 0
-HELDOUT_SEED_BASE = 1_000_000
+#: Dataset seeds of :func:`core.synth.photo_seed` streams. Training photos come from TRAIN_SEED (search mode)
+#: and TRAIN_SEED + 1 (train mode); validation during training from VAL_SEED; the held-out figures in bench/
+#: from HELDOUT_SEED and up, never used for training or model selection.
+TRAIN_SEED = 11
+VAL_SEED = 500_011
+HELDOUT_SEED = 1_000_011
+
+
+def polygon_mask(poly: NDArray[np.float64] | None, h: int, w: int) -> NDArray[np.bool_]:
+    """Rasterise an (N, 2) XY pixel polygon (sub-pixel accurate) to an (H, W) bool mask; None -> empty."""
+    m = np.zeros((h, w), np.uint8)
+    if poly is not None and len(poly) >= 3:
+        pts = np.round(np.asarray(poly, np.float64) * 16.0).astype(np.int32)  # 4 fractional bits
+        cv2.fillPoly(m, [pts], 1, lineType=cv2.LINE_8, shift=4)
+    return m.astype(bool)
+
+
+def studio_masks(photo: object) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(screw, coin) ground-truth masks of a :class:`core.synth.SynthPhoto` (its labelme polygons)."""
+    image = photo.image  # type: ignore[attr-defined]
+    h, w = image.shape[:2]
+    return (
+        polygon_mask(photo.screw_polygon, h, w),  # type: ignore[attr-defined]
+        polygon_mask(photo.coin_polygon, h, w),  # type: ignore[attr-defined]
+    )
 
 
 def _to_item(
@@ -36,32 +70,92 @@ def _to_item(
     return x, y, torch.tensor(labelled, dtype=torch.float32)
 
 
-class SyntheticSegDataset(Dataset):
-    """``n`` rendered scenes, item ``i`` from seed ``seed_base + i`` (all classes labelled). Cached in memory."""
+class StudioSegDataset(Dataset):
+    """``n`` studio photos rendered once at ``width`` x ``height`` and cached as uint8 arrays.
+
+    Photo ``i`` is a ``search`` photo (both classes labelled) when ``i`` falls in the first
+    ``search_share`` of the set, else a ``train`` photo (only the class it shows is labelled).
+
+    Args:
+        n: number of photos.
+        seed: dataset seed; ``search`` photos use ``seed``, ``train`` photos ``seed + 1``.
+        width, height: render size (multiples of 32 so the U-Net takes them whole).
+        search_share: fraction of ``search`` photos.
+        crop: side of a random square crop taken at each access (0 = the whole photo).
+        augment: random horizontal / vertical flips and crops (off for validation).
+        catalog: catalog database (None = the project's default).
+
+    Raises:
+        ConfigError: sizes not multiples of 32, a share outside [0, 1] or a crop larger than the photo.
+    """
 
     def __init__(
-        self, n: int, seed_base: int = TRAIN_SEED_BASE, config: SceneConfig | None = None, flip: bool = True
+        self,
+        n: int,
+        seed: int = TRAIN_SEED,
+        width: int = 384,
+        height: int = 288,
+        search_share: float = 0.6,
+        crop: int = 0,
+        augment: bool = True,
+        catalog: str | None = None,
     ):
-        self.n, self.seed_base, self.config, self.flip = n, seed_base, config or SceneConfig(), flip
-        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        if width % 32 or height % 32:
+            raise ConfigError(f"render size {width}x{height} must be multiples of 32", field="size")
+        if not 0.0 <= search_share <= 1.0:
+            raise ConfigError(f"search_share must be in [0, 1], got {search_share}", field="search_share")
+        if crop and (crop % 32 or crop > min(width, height)):
+            raise ConfigError(
+                f"crop {crop} must be a multiple of 32 and <= {min(width, height)}", field="crop"
+            )
+        from core.catalog.catalog import load_arrays
+        from core.synth import StudioConfig, render_index
+
+        arrays = load_arrays(catalog)
+        cfg = StudioConfig(width=width, height=height)
+        self.crop, self.augment = int(crop), augment
+        self.images = np.zeros((n, height, width, 3), np.uint8)  # (N, H, W, 3)
+        self.masks = np.zeros((n, len(CLASSES), height, width), bool)  # (N, C, H, W)
+        self.labelled = np.zeros((n, len(CLASSES)), np.float32)  # (N, C)
+        n_search = int(round(n * search_share))
+        for i in range(n):
+            mode, s, k = ("search", seed, i) if i < n_search else ("train", seed + 1, i - n_search)
+            photo = render_index(arrays, mode, s, k, cfg)
+            self.images[i] = photo.image
+            self.masks[i, 0], self.masks[i, 1] = studio_masks(photo)
+            kind = photo.meta["kind"]
+            self.labelled[i] = [kind != "coin", kind != "screw"]
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.images)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if i not in self._cache:
-            s = render_scene(self.seed_base + i, self.config)
-            self._cache[i] = _to_item(s.image, [s.screw_mask, s.coin_mask], [True, True])
-        x, y, lm = self._cache[i]
-        if self.flip and torch.rand(()) < 0.5:
-            x, y = x.flip(-1), y.flip(-1)
-        return x, y, lm
+        img, m = self.images[i], self.masks[i]
+        if self.augment:
+            if self.crop:
+                h, w = img.shape[:2]
+                y0 = int(torch.randint(0, h - self.crop + 1, ()))
+                x0 = int(torch.randint(0, w - self.crop + 1, ()))
+                img, m = (
+                    img[y0 : y0 + self.crop, x0 : x0 + self.crop],
+                    m[:, y0 : y0 + self.crop, x0 : x0 + self.crop],
+                )
+            if torch.rand(()) < 0.5:
+                img, m = img[:, ::-1], m[:, :, ::-1]
+            if torch.rand(()) < 0.5:
+                img, m = img[::-1], m[:, ::-1]
+        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()  # (3, H, W)
+        y = torch.from_numpy(np.ascontiguousarray(m).astype(np.float32))  # (C, H, W)
+        return x, y, torch.from_numpy(self.labelled[i].copy())
 
 
 def labelme_item(
-    json_path: Path, classes: tuple[str, ...] = CLASSES, size: int | None = None
+    json_path: Path, classes: tuple[str, ...] = CLASSES, size: int | tuple[int, int] | None = None
 ) -> tuple[NDArray[np.uint8], list[NDArray[np.bool_]], list[bool]]:
     """Read one labelme file: the photo, one mask per class, and which classes were labelled.
+
+    ``size`` (an int for a square, or ``(height, width)``) fits the photo inside that canvas, keeping its aspect,
+    and pads the rest with black / unlabelled-as-background pixels.
 
     Raises:
         AnnotationError: malformed JSON (from core.annotation).
@@ -83,19 +177,20 @@ def labelme_item(
         c in present or flags.get(f"labelled_{c}", False) or flags.get("complete", False) for c in classes
     ]
     if size is not None:
-        s = size / max(h, w)
-        nw, nh = max(int(round(w * s)), 1), max(int(round(h * s)), 1)
+        ch, cw = (size, size) if isinstance(size, int) else size
+        s = min(ch / h, cw / w)
+        nw, nh = min(max(int(round(w * s)), 1), cw), min(max(int(round(h * s)), 1), ch)
         image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
         masks = [
             cv2.resize(m.astype(np.uint8), (nw, nh), interpolation=cv2.INTER_NEAREST).astype(bool)
             for m in masks
         ]
-        canvas = np.zeros((size, size, 3), np.uint8)
+        canvas = np.zeros((ch, cw, 3), np.uint8)
         canvas[:nh, :nw] = image
         image = canvas
         padded = []
         for m in masks:
-            mm = np.zeros((size, size), bool)
+            mm = np.zeros((ch, cw), bool)
             mm[:nh, :nw] = m
             padded.append(mm)
         masks = padded  # type: ignore
@@ -105,13 +200,16 @@ def labelme_item(
 class LabelmeSegDataset(Dataset):
     """Every labelme JSON under ``root`` (recursively) that labels at least one of ``classes``.
 
-    Photos are resized (longer side = ``size``) and padded to a square so they batch with synthetic scenes.
+    Photos are fitted into ``size`` (an int for a square or ``(height, width)``) and padded, so they batch with
+    studio photos of that size.
 
     Raises:
         DatasetError: the folder is missing or holds no usable label file.
     """
 
-    def __init__(self, root: str | Path, classes: tuple[str, ...] = CLASSES, size: int = 256):
+    def __init__(
+        self, root: str | Path, classes: tuple[str, ...] = CLASSES, size: int | tuple[int, int] = 256
+    ):
         self.root, self.classes, self.size = Path(root), classes, size
         if not self.root.is_dir():
             raise DatasetError("dataset folder not found", path=self.root)
