@@ -3,14 +3,20 @@
 The simulated user follows the standard NoC protocol (core/interactive/clicks.py) on studio photos
 (core.synth, 1280x960, search mode: a screw and a coin per photo), against the renderer's exact
 polygons. Figures: median clicks per object (max 20; an object never reaching 0.9 counts as 21) and
-median predict latency per click after the photo's embedding.
+median predict latency per click after the photo's embedding. Two methods of the offline backend:
+``cut`` (the default: local objectness + GrabCut) and ``walker`` (superpixel random walker, the
+previous default, kept for proposals), measured on the same photos.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bench.harness import register_figures, register_timing
+
+if TYPE_CHECKING:
+    from core.interactive.superpixel import OfflineMethod
 
 _N_PHOTOS = 50
 _QUICK_PHOTOS = 5
@@ -40,21 +46,23 @@ def _objects(n: int):  # noqa: ANN202 - yields (image, {label: gt mask})
         yield photo.image, masks
 
 
-def _clicks(n: int) -> dict[str, float | str]:
+def _clicks(n: int, method: OfflineMethod = "cut") -> dict[str, float | str]:
     import numpy as np
     import torch
 
-    from core.interactive import SuperpixelBackend, clicks_to_iou
+    from core.interactive import SuperpixelBackend, SuperpixelConfig, clicks_to_iou
 
     torch.set_num_threads(1)
-    backend = SuperpixelBackend()
+    backend = SuperpixelBackend(SuperpixelConfig(method=method))
     clicks: dict[str, list[int]] = {"screw": [], "coin": []}
+    first: dict[str, list[float]] = {"screw": [], "coin": []}
     ms: list[float] = []
     for image, masks in _objects(n):
         emb = backend.embed(image)
         for label, gt in masks.items():
             res = clicks_to_iou(backend, emb, gt, target=0.9, max_clicks=20)
             clicks[label].append(res.clicks)
+            first[label].append(res.ious[0] if res.ious else 0.0)
             ms.extend(res.click_ms)
     every = clicks["screw"] + clicks["coin"]
     return {
@@ -63,6 +71,8 @@ def _clicks(n: int) -> dict[str, float | str]:
         "median clicks (all)": float(np.median(every)),
         "median clicks (screw)": float(np.median(clicks["screw"])),
         "median clicks (coin)": float(np.median(clicks["coin"])) if clicks["coin"] else "n/a",
+        "screws within 2 clicks": f"{sum(c <= 2 for c in clicks['screw'])}/{len(clicks['screw'])}",
+        "median first-click IoU (screw)": round(float(np.median(first["screw"])), 3),
         "reached 0.9 within 20": f"{sum(c <= 20 for c in every)}/{len(every)}",
         "median ms/click": round(float(np.median(ms)), 1),
         "p90 ms/click": round(float(np.percentile(ms, 90)), 1),
@@ -92,9 +102,15 @@ def _embed_setup() -> Callable[[], object]:
 
 register_figures(
     group="label",
-    name=f"offline backend, {_N_PHOTOS} studio photos, NoC@0.9",
+    name=f"offline backend (cut), {_N_PHOTOS} studio photos, NoC@0.9",
     fn=lambda: _clicks(_N_PHOTOS),
     quick_fn=lambda: _clicks(_QUICK_PHOTOS),
+)
+register_figures(
+    group="label",
+    name=f"offline backend (walker), {_N_PHOTOS} studio photos, NoC@0.9",
+    fn=lambda: _clicks(_N_PHOTOS, "walker"),
+    quick_fn=lambda: _clicks(_QUICK_PHOTOS, "walker"),
 )
 register_timing(group="label", name="embed 1280x960 (offline)", setup=_embed_setup, unit="photo", repeats=5)
 register_timing(

@@ -1,18 +1,22 @@
-"""Offline interactive segmenter: SLIC superpixels + a seeded random walker on their adjacency graph.
+"""Offline interactive segmenter: needs no downloaded weights, so labelling always works.
 
-Needs no downloaded weights, so labelling always works. ``embed`` (tens of ms) downsizes the photo,
-cuts it into a few thousand superpixels and builds their weighted adjacency graph; ``predict`` (a few ms)
-turns clicks and a box into seeds, solves the random-walker system (Grady 2006) on the graph, maps the
-object probability back to full resolution and snaps it to the photo's edges with a guided filter.
+Two methods behind one backend:
 
-An optional *proposal* (the project's screw/coin segmenter, as an (H, W) float probability map) adds a
-unary term, so one click can select a whole object the segmenter already sees.
+* ``"cut"`` (default): each positive click grows a window until the connected region that differs
+  from the window's border colours no longer touches it (an object on a surface); the regions seed
+  GrabCut on a crop around them, negative clicks and a box add background (see ``_objectness``).
+  ``embed`` only converts the photo to Lab; a click costs tens of ms at any object size.
+* ``"walker"``: SLIC superpixels + a seeded random walker (Grady 2006) on their adjacency graph,
+  snapped to edges with a guided filter. Good on large uniform objects (coins), too coarse for thin
+  screws. It is used whenever a *proposal* is given: the project's screw/coin segmenter, as an (H, W)
+  float probability map, adds a unary term so one click selects a whole object the segmenter sees.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -20,9 +24,14 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
+from core.errors import ConfigError, InputError
+from core.interactive._objectness import grabcut_refine, seed_region
 from core.interactive.base import Embedding, Prompt, check_image
 
-__all__ = ["SuperpixelConfig", "SuperpixelBackend"]
+__all__ = ["OfflineMethod", "SuperpixelConfig", "SuperpixelBackend"]
+
+OfflineMethod = Literal["cut", "walker"]
+_METHODS: tuple[str, ...] = ("cut", "walker")
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class SuperpixelConfig:
     """Parameters of the offline backend.
 
     Attributes:
+        method: ``"cut"`` (local objectness + GrabCut) or ``"walker"`` (superpixel random walker);
+            a proposal always uses the walker.
         work_size: longest side of the working image in pixels.
         region_size: SLIC superpixel size in working pixels.
         ruler: SLIC compactness.
@@ -38,7 +49,19 @@ class SuperpixelConfig:
             background seeds.
         proposal_weight: strength of the proposal's unary term (0 disables it).
         refine: snap the upsampled probability to image edges with a guided filter.
+        cut_start_radius: cut: first window half-size around a click, pixels.
+        cut_work_side: cut: windows and GrabCut crops are resized to at most this side.
+        cut_lightness_weight: cut: weight of Lab lightness in colour distances (shadows count less).
+        cut_half_max: cut: object threshold as a fraction of the click's contrast to the background.
+        cut_min_contrast: cut: lowest object threshold, Lab units.
+        cut_accept_contrast: cut: a window whose border the click differs from by less (Lab units)
+            is taken to lie inside the object, and the search looks wider.
+        cut_erode, cut_dilate: cut: certain object = region eroded, certain background = beyond the
+            region dilated (pixels).
+        cut_iterations: cut: GrabCut iterations.
     """
+
+    method: OfflineMethod = "cut"
 
     work_size: int = 384
     region_size: int = 6
@@ -47,6 +70,34 @@ class SuperpixelConfig:
     border_background: bool = True
     proposal_weight: float = 0.5
     refine: bool = True
+    cut_start_radius: int = 32
+    cut_work_side: int = 192
+    cut_lightness_weight: float = 0.5
+    cut_half_max: float = 0.5
+    cut_min_contrast: float = 6.0
+    cut_accept_contrast: float = 15.0
+    cut_erode: int = 2
+    cut_dilate: int = 8
+    cut_iterations: int = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in _METHODS:
+            raise ConfigError(
+                f"unknown offline method {self.method!r}; valid: {', '.join(_METHODS)}", field="method"
+            )
+        for name in ("work_size", "region_size", "cut_start_radius", "cut_work_side", "cut_iterations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", field=name)
+        if not 0.0 < self.cut_half_max < 1.0:
+            raise ConfigError(
+                f"cut_half_max must be in (0, 1), got {self.cut_half_max}", field="cut_half_max"
+            )
+
+
+@dataclass(frozen=True)
+class _Cut:
+    image: NDArray[np.uint8]  # (H, W, 3) RGB photo, for GrabCut
+    lab: NDArray[np.float32]  # (H, W, 3) Lab, OpenCV 8-bit scaling
 
 
 @dataclass(frozen=True)
@@ -75,14 +126,33 @@ class SuperpixelBackend:
     def embed(
         self, image: NDArray[np.uint8], image_id: str = "", proposal: NDArray[np.float32] | None = None
     ) -> Embedding:
-        """Superpixels and their graph for ``image`` ((H, W, 3) uint8 RGB).
+        """What prompts on ``image`` ((H, W, 3) uint8 RGB) need.
+
+        ``"cut"`` keeps the photo and its Lab conversion; ``"walker"`` (and any call with a proposal)
+        builds superpixels and their graph.
 
         Args:
             image: the photo.
             image_id: cache key; a content hash when empty.
             proposal: optional (H, W) float object probability from a segmenter.
+
+        Raises:
+            InputError: the image is not (H, W, 3) uint8 or the proposal's size differs from it.
         """
         image = check_image(image)
+        h0, w0 = image.shape[:2]
+        if proposal is not None and np.shape(proposal) != (h0, w0):
+            raise InputError(
+                f"proposal of shape {np.shape(proposal)} does not match the {w0}x{h0} photo; "
+                f"give an (H, W) = ({h0}, {w0}) probability map"
+            )
+        key = image_id or _image_id(image)
+        if self.config.method == "cut" and proposal is None:
+            lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+            return Embedding(key, h0, w0, self.name, _Cut(image.copy(), lab))
+        return Embedding(key, h0, w0, self.name, self._graph(image, proposal))
+
+    def _graph(self, image: NDArray[np.uint8], proposal: NDArray[np.float32] | None) -> _Graph:
         cfg = self.config
         h0, w0 = image.shape[:2]
         scale = min(1.0, cfg.work_size / max(h0, w0))
@@ -129,12 +199,12 @@ class SuperpixelBackend:
             )
             prop = (np.bincount(labels.ravel(), p_small.ravel(), n) / counts).astype(np.float32)
         guide: NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.uint8)
-        graph = _Graph(scale, labels, n, lap, border, guide, prop)
-        return Embedding(image_id or _image_id(image), h0, w0, self.name, graph)
+        return _Graph(scale, labels, n, lap, border, guide, prop)
 
     def predict(self, embedding: Embedding, prompt: Prompt) -> NDArray[np.bool_]:
         """Object mask (H, W) bool for the prompt; all False when there is nothing to go on."""
-        graph: _Graph = embedding.payload
+        if isinstance(embedding.payload, _Cut):
+            return self._cut(embedding.payload, prompt)
         h0, w0 = embedding.height, embedding.width
         prob = self.probability(embedding, prompt)
         if prob is None:
@@ -154,12 +224,69 @@ class SuperpixelBackend:
             inside = np.zeros_like(mask)
             inside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
             mask &= inside
-        del graph
+        return mask
+
+    def _cut(self, cut: _Cut, prompt: Prompt) -> NDArray[np.bool_]:
+        cfg = self.config
+        h0, w0 = cut.lab.shape[:2]
+
+        def pixel(x: float, y: float) -> tuple[int, int]:
+            return min(w0 - 1, max(0, int(x))), min(h0 - 1, max(0, int(y)))
+
+        pos = [pixel(x, y) for (x, y), lab in zip(prompt.points, prompt.labels, strict=True) if lab == 1]
+        neg = [pixel(x, y) for (x, y), lab in zip(prompt.points, prompt.labels, strict=True) if lab == 0]
+        box = None
+        if prompt.box is not None:
+            bx0, by0 = pixel(prompt.box[0], prompt.box[1])
+            bx1, by1 = (min(w0, max(1, round(v))) for v in (prompt.box[2], prompt.box[3]))
+            box = (bx0, by0, max(bx0 + 1, bx1), max(by0 + 1, by1))
+            if not pos:
+                pos = [pixel((prompt.box[0] + prompt.box[2]) / 2, (prompt.box[1] + prompt.box[3]) / 2)]
+        if not pos:
+            return np.zeros((h0, w0), bool)
+        seed = np.zeros((h0, w0), bool)
+        for click in pos:
+            if seed[click[1], click[0]]:
+                continue  # already inside the object found from an earlier click
+            seed |= seed_region(
+                cut.lab,
+                click,
+                neg,
+                start_radius=cfg.cut_start_radius,
+                work_side=cfg.cut_work_side,
+                lightness_weight=cfg.cut_lightness_weight,
+                half_max=cfg.cut_half_max,
+                min_contrast=cfg.cut_min_contrast,
+                accept_contrast=cfg.cut_accept_contrast,
+            )
+        if box is not None:
+            seed[:, : box[0]] = seed[:, box[2] :] = False
+            seed[: box[1]] = seed[box[3] :] = False
+        for x, y in pos:
+            seed[y, x] = True
+        mask = grabcut_refine(
+            cut.image,
+            seed,
+            pos,
+            neg,
+            box,
+            erode=cfg.cut_erode,
+            dilate=cfg.cut_dilate,
+            work_side=cfg.cut_work_side,
+            iterations=cfg.cut_iterations,
+        )
+        if box is not None:  # a click outside the box stays outside the mask
+            mask[:, : box[0]] = mask[:, box[2] :] = False
+            mask[: box[1]] = mask[box[3] :] = False
         return mask
 
     def probability(self, embedding: Embedding, prompt: Prompt) -> NDArray[np.float32] | None:
         """Object probability (H, W) float32 in [0, 1], or None when the prompt has no object seed."""
-        graph: _Graph = embedding.payload
+        graph = embedding.payload
+        if not isinstance(graph, _Graph):
+            raise InputError(
+                "probability() needs a walker embedding; use SuperpixelConfig(method='walker') or a proposal"
+            )
         cfg = self.config
         n = graph.n
         h, w = graph.labels.shape
