@@ -71,14 +71,14 @@ class SuperpixelConfig:
     proposal_weight: float = 0.5
     refine: bool = True
     cut_start_radius: int = 32
-    cut_work_side: int = 192
+    cut_work_side: int = 128
     cut_lightness_weight: float = 0.5
     cut_half_max: float = 0.5
     cut_min_contrast: float = 6.0
     cut_accept_contrast: float = 15.0
     cut_erode: int = 2
     cut_dilate: int = 8
-    cut_iterations: int = 1
+    cut_iterations: int = 2
 
     def __post_init__(self) -> None:
         if self.method not in _METHODS:
