@@ -5,7 +5,8 @@ The simulated user follows the standard NoC protocol (core/interactive/clicks.py
 polygons. Figures: median clicks per object (max 20; an object never reaching 0.9 counts as 21) and
 median predict latency per click after the photo's embedding. Two methods of the offline backend:
 ``cut`` (the default: local objectness + GrabCut) and ``walker`` (superpixel random walker, the
-previous default, kept for proposals), measured on the same photos.
+previous default), measured on the same photos; and the Label page's "segmenter" backend: the shipped
+segmenter's probability as a proposal for ``cut`` (a click inside a proposed object seeds GrabCut with it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 _N_PHOTOS = 50
 _QUICK_PHOTOS = 5
 _SEED = 7
+_SEGMENTER = "segmenter/segmenter.safetensors"
 
 
 def _objects(n: int):  # noqa: ANN202 - yields (image, {label: gt mask})
@@ -46,14 +48,24 @@ def _objects(n: int):  # noqa: ANN202 - yields (image, {label: gt mask})
         yield photo.image, masks
 
 
-def _clicks(n: int, method: OfflineMethod = "cut") -> dict[str, float | str]:
+def _clicks(n: int, method: OfflineMethod | None = "cut") -> dict[str, float | str]:
+    """NoC figures of the offline backend (``method``) or, with ``method=None``, of the shipped segmenter as a
+    proposal for it (the Label page's "segmenter" backend)."""
     import numpy as np
     import torch
 
     from core.interactive import SuperpixelBackend, SuperpixelConfig, clicks_to_iou
+    from core.interactive.base import MaskBackend
 
     torch.set_num_threads(1)
-    backend = SuperpixelBackend(SuperpixelConfig(method=method))
+    backend: MaskBackend
+    if method is None:
+        from core.labelling.session import make_backend
+        from core.paths import models_dir
+
+        backend = make_backend("segmenter", checkpoint=models_dir() / _SEGMENTER, device="cpu")
+    else:
+        backend = SuperpixelBackend(SuperpixelConfig(method=method))
     clicks: dict[str, list[int]] = {"screw": [], "coin": []}
     first: dict[str, list[float]] = {"screw": [], "coin": []}
     ms: list[float] = []
@@ -111,6 +123,12 @@ register_figures(
     name=f"offline backend (walker), {_N_PHOTOS} studio photos, NoC@0.9",
     fn=lambda: _clicks(_N_PHOTOS, "walker"),
     quick_fn=lambda: _clicks(_QUICK_PHOTOS, "walker"),
+)
+register_figures(
+    group="label",
+    name=f"segmenter proposal ({_SEGMENTER}) + cut, {_N_PHOTOS} studio photos, NoC@0.9",
+    fn=lambda: _clicks(_N_PHOTOS, None),
+    quick_fn=lambda: _clicks(_QUICK_PHOTOS, None),
 )
 register_timing(group="label", name="embed 1280x960 (offline)", setup=_embed_setup, unit="photo", repeats=5)
 register_timing(

@@ -8,8 +8,12 @@ Two methods behind one backend:
   ``embed`` only converts the photo to Lab; a click costs tens of ms at any object size.
 * ``"walker"``: SLIC superpixels + a seeded random walker (Grady 2006) on their adjacency graph,
   snapped to edges with a guided filter. Good on large uniform objects (coins), too coarse for thin
-  screws. It is used whenever a *proposal* is given: the project's screw/coin segmenter, as an (H, W)
-  float probability map, adds a unary term so one click selects a whole object the segmenter sees.
+  screws.
+
+A *proposal* (the project's screw/coin segmenter, an (H, W) float probability map) helps both: with
+``"cut"`` a positive click inside a proposed object takes that object's connected region as its seed
+instead of growing a window (GrabCut then trims it to the photo's edges); with ``"walker"`` it adds a
+unary term so one click selects a whole object the segmenter sees.
 """
 
 from __future__ import annotations
@@ -39,15 +43,15 @@ class SuperpixelConfig:
     """Parameters of the offline backend.
 
     Attributes:
-        method: ``"cut"`` (local objectness + GrabCut) or ``"walker"`` (superpixel random walker);
-            a proposal always uses the walker.
+        method: ``"cut"`` (local objectness + GrabCut) or ``"walker"`` (superpixel random walker).
         work_size: longest side of the working image in pixels.
         region_size: SLIC superpixel size in working pixels.
         ruler: SLIC compactness.
         beta: edge-weight contrast (larger = edges block the walk more).
         border_background: without a box or negative clicks, treat superpixels on the photo border as
             background seeds.
-        proposal_weight: strength of the proposal's unary term (0 disables it).
+        proposal_weight: walker: strength of the proposal's unary term (0 disables it).
+        proposal_threshold: cut: proposal probability above which a pixel belongs to a proposed object.
         refine: snap the upsampled probability to image edges with a guided filter.
         cut_start_radius: cut: first window half-size around a click, pixels.
         cut_work_side: cut: windows and GrabCut crops are resized to at most this side.
@@ -69,6 +73,7 @@ class SuperpixelConfig:
     beta: float = 1.5
     border_background: bool = True
     proposal_weight: float = 0.5
+    proposal_threshold: float = 0.5
     refine: bool = True
     cut_start_radius: int = 32
     cut_work_side: int = 128
@@ -98,6 +103,7 @@ class SuperpixelConfig:
 class _Cut:
     image: NDArray[np.uint8]  # (H, W, 3) RGB photo, for GrabCut
     lab: NDArray[np.float32]  # (H, W, 3) Lab, OpenCV 8-bit scaling
+    objects: NDArray[np.int32] | None = None  # (H, W) connected proposed objects (0 = none)
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,8 @@ class SuperpixelBackend:
     ) -> Embedding:
         """What prompts on ``image`` ((H, W, 3) uint8 RGB) need.
 
-        ``"cut"`` keeps the photo and its Lab conversion; ``"walker"`` (and any call with a proposal)
-        builds superpixels and their graph.
+        ``"cut"`` keeps the photo, its Lab conversion and the proposal's connected objects;
+        ``"walker"`` builds superpixels and their graph.
 
         Args:
             image: the photo.
@@ -147,9 +153,13 @@ class SuperpixelBackend:
                 f"give an (H, W) = ({h0}, {w0}) probability map"
             )
         key = image_id or _image_id(image)
-        if self.config.method == "cut" and proposal is None:
+        if self.config.method == "cut":
             lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-            return Embedding(key, h0, w0, self.name, _Cut(image.copy(), lab))
+            objects = None
+            if proposal is not None:
+                inside = (np.asarray(proposal) > self.config.proposal_threshold).astype(np.uint8)
+                objects = cv2.connectedComponents(inside, connectivity=8)[1].astype(np.int32)
+            return Embedding(key, h0, w0, self.name, _Cut(image.copy(), lab, objects))
         return Embedding(key, h0, w0, self.name, self._graph(image, proposal))
 
     def _graph(self, image: NDArray[np.uint8], proposal: NDArray[np.float32] | None) -> _Graph:
@@ -248,6 +258,9 @@ class SuperpixelBackend:
         for click in pos:
             if seed[click[1], click[0]]:
                 continue  # already inside the object found from an earlier click
+            if cut.objects is not None and cut.objects[click[1], click[0]] > 0:
+                seed |= cut.objects == cut.objects[click[1], click[0]]  # the proposed object clicked
+                continue
             seed |= seed_region(
                 cut.lab,
                 click,

@@ -104,15 +104,28 @@ def test_only_negative_clicks_give_empty_mask_and_edge_clicks_are_safe():
         assert mask.shape == (240, 320)
 
 
-def test_walker_method_still_selects_and_proposal_uses_it():
+def test_walker_method_still_selects_and_takes_a_proposal():
     img, gt = _thin_screw()
     walker = SuperpixelBackend(SuperpixelConfig(method="walker"))
     emb = walker.embed(img)
     assert walker.probability(emb, Prompt(((150.0, 120.0),), (1,))) is not None
-    proposal = gt.astype(np.float32)
-    cut = SuperpixelBackend()
-    emb2 = cut.embed(img, proposal=proposal)  # a proposal switches to the walker's graph
-    assert cut.probability(emb2, Prompt(((150.0, 120.0),), (1,))) is not None
+    emb2 = walker.embed(img, proposal=gt.astype(np.float32))
+    assert walker.probability(emb2, Prompt(((150.0, 120.0),), (1,))) is not None
+
+
+def test_cut_seeds_a_click_inside_a_proposed_object_with_that_object():
+    img, gt = _thin_screw()
+    ys, xs = np.nonzero(gt)
+    click = Prompt(((float(xs[len(xs) // 2]), float(ys[len(ys) // 2])),), (1,))
+    backend = SuperpixelBackend()
+    plain = iou(backend.predict(backend.embed(img), click), gt)
+    # A proposal that knows the object (slightly fat, as a segmenter's upsampled map is) ...
+    fat = cv2.dilate(gt.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    with_proposal = backend.predict(backend.embed(img, proposal=fat), click)
+    assert iou(with_proposal, gt) >= max(0.9, plain - 0.02)
+    # ... and one that proposes nothing there changes nothing: the click grows its own window.
+    empty = backend.predict(backend.embed(img, proposal=np.zeros(gt.shape, np.float32)), click)
+    assert iou(empty, gt) == pytest.approx(plain, abs=0.02)  # GrabCut's k-means start is random
 
 
 def test_bad_config_and_inputs_are_explained():

@@ -282,3 +282,26 @@ def test_segmenter_proposal_backend_from_a_real_checkpoint(tmp_path, photo):
         make_backend("segmenter", checkpoint=sam_like)
     with pytest.raises(CheckpointError, match="not found"):
         make_backend("segmenter", checkpoint=tmp_path / "missing.safetensors")
+
+
+def test_shipped_segmenter_as_proposal_selects_a_studio_screw_with_one_click():
+    """The Label page's "segmenter" backend with the weights in models/, not a random-init stand-in."""
+    pytest.importorskip("torch")
+    from core.catalog import load_arrays
+    from core.interactive import next_click
+    from core.paths import models_dir
+    from core.synth.dataset import render_index
+    from core.synth.render import StudioConfig
+
+    ckpt = models_dir() / "segmenter" / "segmenter.safetensors"
+    if not ckpt.is_file():
+        pytest.skip("no shipped segmenter in models/")
+    photo = render_index(load_arrays(), "search", 7, 0, StudioConfig())
+    h, w = photo.image.shape[:2]
+    gt = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(gt, [np.round(photo.screw_polygon).astype(np.int32)], 1)
+    click = next_click(np.zeros((h, w), bool), gt.astype(bool))
+    assert click is not None
+    backend = make_backend("segmenter", checkpoint=ckpt, device="cpu")
+    mask = backend.predict(backend.embed(photo.image), Prompt().add(*click))
+    assert iou(mask, gt.astype(bool)) >= 0.6
