@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup workbench search test test-slow lint bench clean-venv
+.PHONY: setup workbench search test test-slow lint bench screenshots clean-venv
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,9 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/python -m bench --readme README.md
+
+screenshots: setup
+	$(BIN)/python -m bench.screenshots --out docs/screenshots
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,8 +2,8 @@
 
 A *dataset* is a folder of photos with labelme JSON beside them (possibly none yet). A *model* is a
 checkpoint file in ``models/`` (``.safetensors``, ``.pt``, ``.pth``) with an optional model card: a
-Markdown file of the same stem (``segmenter.safetensors`` + ``segmenter.md``) and an optional
-``<stem>.metrics.json``.
+Markdown file of the same stem (``segmenter.safetensors`` + ``segmenter.md``), else the folder's
+``MODEL_CARD.md`` or ``README.md`` (nearest folder up to ``models/``), and an optional ``<stem>.metrics.json``.
 """
 
 from __future__ import annotations
@@ -79,6 +79,24 @@ def _read_metrics(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_FOLDER_CARDS = ("MODEL_CARD.md", "README.md")
+
+
+def _card_for(checkpoint: Path, root: Path) -> Path | None:
+    """``<stem>.md`` beside the checkpoint, else the nearest folder card (MODEL_CARD.md, README.md) up to root."""
+    own = checkpoint.with_suffix(".md")
+    if own.is_file():
+        return own
+    folder = checkpoint.parent
+    while True:
+        for name in _FOLDER_CARDS:
+            if (folder / name).is_file():
+                return folder / name
+        if folder == root or root not in folder.parents:
+            return None
+        folder = folder.parent
+
+
 def find_models(root: str | Path) -> list[ModelInfo]:
     """Checkpoints anywhere under ``root`` with their model cards, sorted by path."""
     root = Path(root)
@@ -88,8 +106,8 @@ def find_models(root: str | Path) -> list[ModelInfo]:
     for path in sorted(
         p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CHECKPOINT_EXTENSIONS
     ):
-        card_path = path.with_suffix(".md")
-        card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
+        card_path = _card_for(path, root)
+        card = card_path.read_text(encoding="utf-8") if card_path is not None else None
         metrics_path = path.with_name(path.stem + ".metrics.json")
         metrics = _read_metrics(metrics_path) if metrics_path.is_file() else {}
         out.append(

@@ -145,11 +145,13 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     from core.attributes.train import load_attribute_model
     from core.catalog.catalog import load_arrays
+    from core.datasets.selection import selected_model
     from core.locate import Locator
     from core.paths import models_dir
 
     root = models or models_dir()
-    seg = root / "segmenter" / "segmenter.safetensors"
+    # The Models page's choice (models/selected.json) wins over the shipped file.
+    seg = selected_model(root, "segmenter") or root / "segmenter" / "segmenter.safetensors"
     if not seg.is_file():
         raise CheckpointError(
             "no segmenter checkpoint; train one with `python -m core.train segmenter --config "

@@ -14,7 +14,7 @@ from core.annotation import LabelFile, Shape, save_label_file
 from core.jobs import JobRegistry, JobTemplate, Option
 from core.jobs import templates as job_templates
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "datasets.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "datasets.py"
 
 _FAKE_SYNTH = """
 import sys, pathlib

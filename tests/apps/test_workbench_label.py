@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.annotation import load_label_file
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "label.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "label.py"
 
 
 class DiskBackend:

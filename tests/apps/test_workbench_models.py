@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.errors import CheckpointError
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "models.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "models.py"
 
 
 class FakeModel:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.jobs import JobRegistry
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "redundancy.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "redundancy.py"
 
 # A fake study: writes the files the real CLI writes, without training anything.
 _FAKE_STUDY = """

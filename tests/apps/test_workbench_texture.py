@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.jobs import JobRegistry, JobTemplate, Option
 from core.texture.model import TinyCNN, TinyCNNArgs, save_model
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "texture.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "texture.py"
 
 
 def _fake_sweep(folder: Path) -> None:

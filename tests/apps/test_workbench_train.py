@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.jobs import JobRegistry, JobTemplate, Option, register_template
 
-PAGE = Path(__file__).resolve().parents[2] / "apps" / "pages" / "train.py"
+PAGE = Path(__file__).resolve().parents[2] / "apps" / "views" / "train.py"
 
 _FAKE = """
 import json, os, sys, time

@@ -33,3 +33,19 @@ def test_find_models_reads_card_and_metrics(tmp_path):
     (tmp_path / "notes.txt").write_text("ignored")
     (m,) = find_models(tmp_path)
     assert (m.name, m.size_bytes, m.card, m.metrics) == ("seg", 10, "# Segmenter", {"iou": 0.9})
+
+
+def test_find_models_falls_back_to_the_folder_card(tmp_path):
+    (tmp_path / "segmenter").mkdir()
+    (tmp_path / "segmenter" / "segmenter.safetensors").write_bytes(b"x")
+    (tmp_path / "segmenter" / "MODEL_CARD.md").write_text("# Seg card")
+    (tmp_path / "texture" / "sweep" / "ckpt").mkdir(parents=True)
+    (tmp_path / "texture" / "sweep" / "ckpt" / "k=0.5.safetensors").write_bytes(b"x")
+    (tmp_path / "texture" / "README.md").write_text("# Texture card")
+    (tmp_path / "bare.safetensors").write_bytes(b"x")
+    cards = {m.name: m.card for m in find_models(tmp_path)}
+    assert cards == {
+        "bare": None,
+        "segmenter/segmenter": "# Seg card",
+        "texture/sweep/ckpt/k=0.5": "# Texture card",
+    }

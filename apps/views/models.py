@@ -42,16 +42,22 @@ for m in models:
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
-st.subheader("Model used by the search app")
+st.subheader("Segmenter used by the search app")
 names = [m.name for m in models]
-current = next((i for i, m in enumerate(models) if chosen is not None and m.path.resolve() == chosen), 0)
-pick = st.selectbox("Checkpoint", names, index=current, key="models_pick")
-if st.button("Use for search", key="models_use", type="primary"):
-    try:
-        path = select_model(root, next(m.path for m in models if m.name == pick))
-        st.success(f"The search app now uses {pick} (saved in {path})")
-    except FvwError as e:
-        st.error(str(e))
+segmenters = [m for m in models if "seg" in m.name.lower()]
+if not segmenters:
+    st.info("No segmenter checkpoint (a file name containing 'seg') to choose from.")
+else:
+    default = root / "segmenter" / "segmenter.safetensors"
+    in_use = chosen or (default.resolve() if default.is_file() else None)
+    current = next((i for i, m in enumerate(segmenters) if m.path.resolve() == in_use), 0)
+    pick = st.selectbox("Checkpoint", [m.name for m in segmenters], index=current, key="models_pick")
+    if st.button("Use for search", key="models_use", type="primary"):
+        try:
+            path = select_model(root, next(m.path for m in segmenters if m.name == pick))
+            st.success(f"The search app uses {pick} from its next start (saved in {path})")
+        except FvwError as e:
+            st.error(str(e))
 
 st.subheader("Model cards")
 for m in models:

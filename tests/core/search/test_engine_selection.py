@@ -1,0 +1,25 @@
+"""The search engine honours the Models page's choice of segmenter (models/selected.json)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import CheckpointError
+
+
+def test_default_engine_uses_the_segmenter_chosen_on_the_models_page(tmp_path):
+    torch = pytest.importorskip("torch")
+    from core.checkpoints import save_checkpoint
+    from core.datasets import select_model
+    from core.search.engine import default_engine
+    from core.segment import create_segmenter
+    from core.segment.model import arch_dict
+
+    with pytest.raises(CheckpointError, match="no segmenter"):
+        default_engine(tmp_path)  # nothing shipped, nothing chosen
+    torch.manual_seed(0)
+    model = create_segmenter()
+    mine = save_checkpoint(tmp_path / "mine" / "my_segmenter.safetensors", model, arch=arch_dict(model.arch))
+    select_model(tmp_path, mine)
+    engine = default_engine(tmp_path)  # no models/segmenter/segmenter.safetensors: the chosen one is used
+    assert engine is not None
