@@ -13,23 +13,18 @@ _TEST = "runs/attributes/crops-test.npz"
 
 
 def _accuracy(path_model: str, attribute: str, test: str = _TEST) -> float:
-    import numpy as np
-    import torch
+    """Held-out accuracy on the crop-file input the checkpoint was trained on (its ``arch["input"]``)."""
+    from core.attributes.evaluate import evaluate_model
 
-    from core.attributes.data import load_crop_arrays
-    from core.attributes.train import load_attribute_model, to_tensor
-
-    d = load_crop_arrays(test)
-    model, _ = load_attribute_model(path_model)
-    x, y = d[attribute], d[f"y_{attribute}"]
-    preds = []
-    with torch.inference_mode():
-        for i in range(0, len(y), 256):
-            preds.append(model(to_tensor(x[i : i + 256])).argmax(1).numpy())
-    return float((np.concatenate(preds) == y).mean())
+    ev = evaluate_model(path_model, test)
+    assert ev.attribute == attribute, (path_model, ev.attribute)
+    return ev.accuracy
 
 
 def _attribute_figures() -> dict[str, float | str]:
+    import numpy as np
+
+    from core.attributes.data import load_crop_arrays
     from core.paths import models_dir
 
     root = models_dir() / "attributes"
@@ -37,13 +32,19 @@ def _attribute_figures() -> dict[str, float | str]:
     for a in ("head", "tip", "thread", "finish"):
         p = root / f"{a}.safetensors"
         out[f"{a} acc"] = round(_accuracy(str(p), a), 4) if p.is_file() else "no model"
+    d = load_crop_arrays(_TEST)
+    y = d["y_thread"]
+    out["thread best constant answer"] = round(float((y == np.bincount(y).argmax()).mean()), 4)
     plain = root / "finish_plain.safetensors"
     out["finish plain acc"] = round(_accuracy(str(plain), "finish"), 4) if plain.is_file() else "no model"
     return out
 
 
-def _ranking(n: int, oracle: bool) -> dict[str, float | str]:
-    """SKU top-1 / top-5 over the 15,000-SKU catalog on n held-out studio photos."""
+def _ranking(n: int, oracle: bool, leave_out: str = "") -> dict[str, float | str]:
+    """SKU top-1 / top-5 over the 15,000-SKU catalog on n held-out studio photos.
+
+    ``leave_out`` drops one shipped attribute classifier (what that attribute adds to the ranking).
+    """
     import cv2
     import numpy as np
 
@@ -57,8 +58,10 @@ def _ranking(n: int, oracle: bool) -> dict[str, float | str]:
 
     arrays = load_arrays()
     engine = default_engine()
+    engine.classifiers.pop(leave_out, None)
     real_locator = engine.locator
     top1 = top5 = done = failed = 0
+    attr_hits: dict[str, int] = {}  # attribute top-1 on the crops the pipeline itself cut
     for i in range(n):
         photo = render_index(arrays, "search", 4_000_000, i, StudioConfig())
         if oracle:
@@ -85,6 +88,9 @@ def _ranking(n: int, oracle: bool) -> dict[str, float | str]:
         assert photo.sku is not None
         top1 += ids[0] == photo.sku.id
         top5 += photo.sku.id in ids
+        truth = photo.sku.attributes()
+        for name, ranked in res.attributes.items():
+            attr_hits[name] = attr_hits.get(name, 0) + int(ranked[0][0] == truth[name])
         done += 1
     engine.locator = real_locator
     return {
@@ -92,6 +98,53 @@ def _ranking(n: int, oracle: bool) -> dict[str, float | str]:
         "no answer": failed,
         "SKU top-1": round(top1 / n, 4),
         "SKU top-5": round(top5 / n, 4),
+        # per attribute, over the photos answered (crops from the masks this run used)
+        **{f"{a} top-1 (pipeline crops)": round(h / max(done, 1), 4) for a, h in sorted(attr_hits.items())},
+    }
+
+
+def _thread_orientation(n: int) -> dict[str, float | str]:
+    """Thread accuracy on held-out studio photos (seed 300, exact masks): true vs estimated head direction.
+
+    The strip is cut head-up; a head/tip mix-up by the pose stage turns it upside down.
+    """
+    import numpy as np
+    import torch
+
+    from core.attributes.data import _polygon_mask, crops_from_mask
+    from core.attributes.train import load_attribute_model, to_tensor
+    from core.catalog.catalog import load_arrays
+    from core.catalog.taxonomy import index_of
+    from core.paths import models_dir
+    from core.pose.geometry import axis_from_mask, head_side
+    from core.synth.dataset import render_index
+    from core.synth.render import StudioConfig
+
+    path = models_dir() / "attributes" / "thread.safetensors"
+    if not path.is_file():
+        return {"thread": "no model"}
+    model, _ = load_attribute_model(path)
+    arrays, cfg = load_arrays(), StudioConfig(width=960, height=720)
+    hits = np.zeros(2)
+    flips = done = 0
+    for i in range(n):
+        ph = render_index(arrays, "train", 300, i, cfg)
+        if ph.sku is None or ph.screw_polygon is None:
+            continue
+        mask = _polygon_mask(ph.screw_polygon, *ph.image.shape[:2])
+        true_angle = float(ph.meta["angle_deg"])
+        est_angle, _ = head_side(mask, axis_from_mask(mask))
+        flips += abs((est_angle - true_angle + 180) % 360 - 180) > 90
+        strips = [crops_from_mask(ph.image, mask, a)[0].thread for a in (true_angle, est_angle)]
+        with torch.inference_mode():
+            pred = model(to_tensor(np.stack(strips))).argmax(1).numpy()
+        hits += pred == index_of("thread", ph.sku.thread)
+        done += 1
+    return {
+        "screws": done,
+        "thread acc, true head direction": round(float(hits[0]) / max(done, 1), 4),
+        "thread acc, head_side() direction": round(float(hits[1]) / max(done, 1), 4),
+        "head/tip flipped by head_side()": round(flips / max(done, 1), 4),
     }
 
 
@@ -109,9 +162,21 @@ def _e2e_setup():
 register_figures(group="attributes", name="held-out crop accuracy (seed 300)", fn=_attribute_figures)
 register_figures(
     group="attributes",
+    name="thread strip vs head direction (exact masks, 150 photos)",
+    fn=lambda: _thread_orientation(150),
+    quick_fn=lambda: _thread_orientation(20),
+)
+register_figures(
+    group="attributes",
     name="SKU ranking, oracle masks, 500 photos",
     fn=lambda: _ranking(500, oracle=True),
     quick_fn=lambda: _ranking(20, oracle=True),
+)
+register_figures(
+    group="attributes",
+    name="SKU ranking, oracle masks, 500 photos, thread left out",
+    fn=lambda: _ranking(500, oracle=True, leave_out="thread"),
+    quick_fn=lambda: _ranking(20, oracle=True, leave_out="thread"),
 )
 register_figures(
     group="attributes",

@@ -10,9 +10,12 @@ head       mirror left-right, small rotate/scale/shift, any      vertical flip /
            colour, blur, noise, JPEG                             canonical head-up; upside-down heads are
                                                                  not in the data)
 tip        same as head                                          vertical flip (tip-down is canonical)
-thread     mirror left-right, small rotate/shift, scale, any     vertical flip (swaps head and tip: a
-           colour, blur, noise, JPEG                             partial thread near the tip would move to
-                                                                 the head); crops (cut the unthreaded part)
+thread     mirror left-right; shrink the strip by at most 8 %    vertical flip / 180 deg turns (swap head
+           and shift it sideways (the whole shank stays in the   and tip: the thread would start at the
+           strip); any colour, blur, noise, JPEG                 wrong end); crops, zoom-in, rotation and
+                                                                 vertical shifts (they cut the shank's
+                                                                 ends, i.e. the evidence of where the
+                                                                 thread starts)
 finish     flips both ways, 90 deg turns, small affine, blur,    hue, saturation, colour jitter, RGB shift,
            noise, JPEG                                           channel shuffle, gray, brightness/contrast
                                                                  (the class *is* the colour and sheen)
@@ -33,7 +36,7 @@ __all__ = ["POLICY_NOTES", "FORBIDDEN", "build_policy", "augment"]
 POLICY_NOTES: dict[str, str] = {
     "head": "geometry that keeps the head up (mirror, small affine) + any photometric change",
     "tip": "geometry that keeps the tip down (mirror, small affine) + any photometric change",
-    "thread": "mirror and small affine only (never swap head and tip, never crop) + photometric change",
+    "thread": "mirror, shrink <= 8 %, sideways shift (never swap head and tip, never cut the shank) + photometric",
     "finish": "geometry only (flips, 90 deg turns, affine) + blur/noise/JPEG; never colour or brightness",
 }
 
@@ -50,6 +53,14 @@ FORBIDDEN: dict[str, frozenset[str]] = {
             "D4",
             "RandomCrop",
             "RandomResizedCrop",
+            "RandomSizedCrop",
+            "CenterCrop",
+            "Crop",
+            "CropAndPad",
+            "RandomCropFromBorders",
+            "ShiftScaleRotate",
+            "Rotate",
+            "SafeRotate",
         }
     ),
     "finish": frozenset(
@@ -96,9 +107,20 @@ def build_policy(attribute: str) -> Any:
     small_affine = A.Affine(
         rotate=(-8, 8), scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), border_mode=0, fill=0, p=0.7
     )
-    if attribute in ("head", "tip", "thread"):
-        # thread: the same list; what matters is what is absent (vertical flips and crops).
+    if attribute in ("head", "tip"):
         ts = [A.HorizontalFlip(p=0.5), small_affine, *_photometric(), *_degrade()]
+    elif attribute == "thread":
+        # The strip maps the shank's top to row 0 and the tip to the last row: the class is a row position.
+        # Only shrinking (scale <= 1, no rotation, no vertical shift) keeps both ends inside the strip.
+        keep_ends = A.Affine(
+            scale=(0.92, 1.0),
+            translate_percent={"x": (-0.08, 0.08), "y": (0.0, 0.0)},
+            rotate=0,
+            border_mode=0,
+            fill=0,
+            p=0.7,
+        )
+        ts = [A.HorizontalFlip(p=0.5), keep_ends, *_photometric(), *_degrade()]
     elif attribute == "finish":
         ts = [
             A.HorizontalFlip(p=0.5),

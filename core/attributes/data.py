@@ -4,17 +4,20 @@ Each rendered photo's exact screw polygon and tip->head direction give the canon
 (:func:`core.pose.canonicalize`), from which every attribute gets its own input (the seed's recipe:
 classify parts, not the whole photo):
 
-==========  =============================  ===================
-attribute   input                          size (H x W)
-==========  =============================  ===================
-head        head rows of the canonical     48 x 48
-tip         tip rows                       48 x 48
-thread      shank + tip, folded in 4       48 x 64
-finish      shank (body) pixels, folded    48 x 48
-==========  =============================  ===================
+==========  ==============================================  ===================
+attribute   input                                           size (H x W)
+==========  ==============================================  ===================
+head        head rows of the canonical                      48 x 48
+tip         the last 3 shank widths (:func:`tip_tall`)      96 x 48
+thread      shank + tip below the head, one tall strip      256 x 32
+finish      shank (body) pixels, folded                     48 x 48
+==========  ==============================================  ===================
 
-Crops are letterboxed on black (aspect kept) so a short screw is not stretched into a long one.
-:func:`crops_from_mask` is the same code the search pipeline runs on predicted masks.
+Head, tip and finish crops are letterboxed on black (aspect kept) so a short screw is not stretched into a
+long one; the thread strip is the shank stretched to a fixed length (see :func:`thread_strip`).
+:func:`crops_from_canonical` is the one crop function: training cuts it from the exact masks, the search
+engine from predicted masks. The whole-photo and box views of the ablation are in
+:mod:`core.attributes.views`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,10 +33,17 @@ from numpy.typing import NDArray
 
 from core.errors import DatasetError, NoScrewFoundError
 
+if TYPE_CHECKING:
+    from core.pose.canonical import CanonicalScrew
+
 __all__ = [
     "INPUT_SIZE",
     "AttributeCrops",
     "letterbox",
+    "shank_start",
+    "thread_strip",
+    "tip_tall",
+    "EXPERIMENT_SIZE",
     "crops_from_canonical",
     "crops_from_mask",
     "build_crop_arrays",
@@ -42,11 +53,11 @@ __all__ = [
 
 INPUT_SIZE: dict[str, tuple[int, int]] = {
     "head": (48, 48),
-    "tip": (48, 48),
-    "thread": (48, 64),
+    "tip": (96, 48),
+    "thread": (256, 32),
     "finish": (48, 48),
 }
-_FOLDS = 4  # the thread input: the shank resampled to 192 x 16 px and cut into 4 side-by-side strips
+_FOLDS = 4  # the finish input: the body resampled to 4 x H rows and cut into 4 side-by-side strips
 
 
 @dataclass
@@ -91,13 +102,11 @@ def _cols_trim(rgba: NDArray[np.uint8], pad: int = 2) -> NDArray[np.uint8]:
     return rgba[:, max(0, cols[0] - pad) : cols[-1] + 1 + pad]
 
 
-def fold_shank(rgba: NDArray[np.uint8], size: tuple[int, int] = INPUT_SIZE["thread"]) -> NDArray[np.uint8]:
-    """Shank + tip resampled to (folds * H) x (W / folds) and cut into side-by-side strips, (H, W, 3).
+def fold_shank(rgba: NDArray[np.uint8], size: tuple[int, int] = INPUT_SIZE["finish"]) -> NDArray[np.uint8]:
+    """A crop resampled to (folds * H) x (W / folds) and cut into side-by-side strips, (H, W, 3).
 
-    Thread coverage is where along the shank the thread stops. Letterboxing a 20:1 screw into a small square
-    shrinks the thread's zig-zag below a pixel; resampling the length to a fixed 192 px (a pitch stays a few
-    pixels) and folding it into four strips keeps the thread visible in a compact input. Strip i holds the
-    i-th quarter of the shank from the head side.
+    Used for the finish input: the body pixels fill a compact square instead of a thin letterboxed line.
+    Strip i holds the i-th quarter of the crop from the head side.
     """
     h_out, w_out = size
     strip_w = w_out // _FOLDS
@@ -114,12 +123,91 @@ def fold_shank(rgba: NDArray[np.uint8], size: tuple[int, int] = INPUT_SIZE["thre
     return out
 
 
+def _shank_width(widths: NDArray[np.integer], top: int, bottom: int) -> float:
+    """Median row width over 40-80 % of the screw's length (rows ``top:bottom`` of a head-up mask)."""
+    n = bottom - top
+    return float(np.median(widths[top + int(0.4 * n) : top + max(int(0.8 * n), int(0.4 * n) + 1)]))
+
+
+def shank_start(mask: NDArray[np.bool_]) -> int:
+    """First row below the head of a head-up canonical mask (0 when no head is wider than the shank).
+
+    The shank width is the median row width over 40-80 % of the length; the head is the run of rows wider
+    than 1.2x that width in the top half, and the shank starts below its last such row. (Scanning for the
+    *first* narrow row, as :func:`core.pose.split_parts` does, stops at the narrow top of a domed head.)
+    """
+    w = mask.sum(axis=1)
+    rows = np.flatnonzero(w > 0)
+    if rows.size < 3:
+        return 0
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    n = bottom - top
+    shank = _shank_width(w, top, bottom)
+    wide = np.flatnonzero(w[top : top + n // 2] > 1.2 * shank)
+    return top + int(wide[-1]) + 1 if wide.size else top
+
+
+def thread_strip(
+    rgba: NDArray[np.uint8], mask: NDArray[np.bool_], size: tuple[int, int] = INPUT_SIZE["thread"]
+) -> NDArray[np.uint8]:
+    """The thread input: everything below the head, stretched to one tall strip, (H, W, 3) uint8.
+
+    Thread coverage is *where along the shank* the thread starts (full / ~1/3 / ~2/3 / near the tip). The
+    strip maps the shank's top (just below the head) to row 0 and the tip to the last row, so the class is
+    a row position regardless of the screw's length; at 256 rows a screw of 200-600 px keeps 0.4-1.3x its
+    photo resolution along the axis, so a 3-6 px pitch stays visible. Columns are trimmed to the shank
+    and stretched to the strip width; background is black.
+
+    Args:
+        rgba: (h, w, 4) canonical head-up screw (alpha = mask).
+        mask: (h, w) bool mask of ``rgba``.
+        size: (H, W) of the strip.
+    """
+    h_out, w_out = size
+    out = np.zeros((h_out, w_out, 3), np.uint8)
+    if rgba.shape[0] < 2 or rgba.shape[1] < 1:
+        return out
+    body = _cols_trim(rgba[shank_start(mask) :])
+    if body.shape[0] < 2:
+        body = _cols_trim(rgba)
+    rgb = body[..., :3].copy()
+    if body.shape[-1] == 4:
+        rgb[body[..., 3] == 0] = 0
+    interp = cv2.INTER_AREA if body.shape[0] > h_out else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(rgb, (w_out, h_out), interpolation=interp), np.uint8)
+
+
+# Extra inputs stored beside the production ones in the crop files. ``tip_tall`` was the candidate tip
+# input; it won on validation and is now the production tip crop too (the key stays so that a checkpoint
+# trained on it, ``arch["input"] == "tip_tall"``, evaluates on crop files written before the switch).
+EXPERIMENT_SIZE: dict[str, tuple[int, int]] = {"tip_tall": (96, 48)}
+
+
+def tip_tall(
+    rgba: NDArray[np.uint8], mask: NDArray[np.bool_], size: tuple[int, int] = EXPERIMENT_SIZE["tip_tall"]
+) -> NDArray[np.uint8]:
+    """The tip input: the last 3 shank widths only, letterboxed into a tall (96 x 48) frame.
+
+    The earlier tip crop put at least 4 shank widths (often the whole short screw) into 48 x 48, about
+    12 px per shank width; this one gives the end of the screw about 2.5x the pixels along and across the
+    axis (held-out tip accuracy 0.494 -> 0.656 at the same 12-epoch budget, models/attributes/README.md).
+    """
+    w = mask.sum(axis=1)
+    rows = np.flatnonzero(w > 0)
+    if rows.size < 3:
+        return letterbox(rgba, size)
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    start = max(top, bottom - max(8, int(round(3.0 * _shank_width(w, top, bottom)))))
+    return letterbox(_cols_trim(rgba[start:bottom]), size)
+
+
 def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.CanonicalScrew
     """The four inputs from a canonical screw (see the module table).
 
     The head crop is the top square of the canvas (side = the head's width, at least the head rows plus a
-    shank width): head rows alone are a thin sliver for flat heads. The tip crop is the bottom part, at
-    least four shank widths tall, trimmed to its columns; the finish crop is the shank trimmed likewise.
+    shank width): head rows alone are a thin sliver for flat heads. The tip crop is the last three shank
+    widths (:func:`tip_tall`); the thread crop is the strip of :func:`thread_strip`; the finish crop is the
+    body pixels folded into 4 strips.
     """
     img = canon.image  # (h, w, 4) head up
     h, w = img.shape[:2]
@@ -127,21 +215,19 @@ def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.Canonical
     body = widths[canon.body_rows[0] : canon.body_rows[1]]
     shank = float(np.median(body)) if body.size else float(max(1, w // 4))
     head_end = min(h, max(canon.head_rows[1] + int(shank), w))
-    tip_len = canon.tip_rows[1] - canon.tip_rows[0]
-    tip_start = max(0, h - max(int(1.5 * tip_len), int(4 * shank)))
     body_img = img[canon.body_rows[0] : canon.body_rows[1]] if body.size >= 2 else img
     return AttributeCrops(
         head=letterbox(img[:head_end], INPUT_SIZE["head"]),
-        tip=letterbox(_cols_trim(img[tip_start:]), INPUT_SIZE["tip"]),
-        thread=fold_shank(img[canon.head_rows[1] :] if canon.head_rows[1] < h - 1 else img),
-        # Finish is colour and sheen, not shape: the body pixels fill the input (folded like the thread).
+        tip=tip_tall(img, canon.mask, INPUT_SIZE["tip"]),
+        thread=thread_strip(img, canon.mask),
+        # Finish is colour and sheen, not shape: the body pixels fill the input (folded into 4 strips).
         finish=fold_shank(body_img, INPUT_SIZE["finish"]),
     )
 
 
 def crops_from_mask(
     image: NDArray[np.uint8], mask: NDArray[np.bool_], angle_deg: float | None = None
-) -> tuple[AttributeCrops, object]:
+) -> tuple[AttributeCrops, CanonicalScrew]:
     """Canonicalise one screw and cut its four inputs.
 
     Args:
@@ -172,7 +258,8 @@ def _polygon_mask(poly: NDArray[np.float64], h: int, w: int) -> NDArray[np.bool_
 
 def _studio_samples(
     n: int, seed: int, width: int, height: int
-) -> Iterator[tuple[AttributeCrops, dict[str, int]]]:
+) -> Iterator[tuple[dict[str, NDArray[np.uint8]], dict[str, int]]]:
+    from core.attributes.views import ablation_views
     from core.catalog.catalog import load_arrays
     from core.catalog.taxonomy import index_of
     from core.synth.dataset import render_index
@@ -186,29 +273,33 @@ def _studio_samples(
             continue  # coin-only photo
         mask = _polygon_mask(photo.screw_polygon, *photo.image.shape[:2])
         try:
-            crops, _ = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]))
+            crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]))
         except NoScrewFoundError:
             continue
         labels = {a: index_of(a, v) for a, v in photo.sku.attributes().items()}
         labels["sku_row"] = arrays.row_of(photo.sku.id)
-        yield crops, labels
+        extra = {"tip_tall": tip_tall(canon.image, canon.mask)}
+        yield {**crops.as_dict(), **ablation_views(photo.image, mask), **extra}, labels
 
 
 def build_crop_arrays(
     n: int, seed: int, width: int = 960, height: int = 720, progress: bool = True
 ) -> dict[str, NDArray]:
-    """Render ``n`` studio photos (seed stream ``seed``) and stack their crops and labels.
+    """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
 
     Returns:
-        ``{"head": (N, 48, 48, 3) uint8, ..., "y_head": (N,) int64, ..., "sku_row": (N,)}``.
+        ``{"head": (N, 48, 48, 3) uint8, ..., "photo": (N, 96, 128, 3), "box": (N, 96, 96, 3),
+        "y_head": (N,) int64, ..., "sku_row": (N,)}`` (views: :mod:`core.attributes.views`).
     """
     from tqdm import tqdm
 
-    xs: dict[str, list[NDArray[np.uint8]]] = {k: [] for k in INPUT_SIZE}
+    from core.attributes.views import VIEW_SIZE
+
+    xs: dict[str, list[NDArray[np.uint8]]] = {k: [] for k in (*INPUT_SIZE, *VIEW_SIZE, *EXPERIMENT_SIZE)}
     ys: dict[str, list[int]] = {k: [] for k in (*INPUT_SIZE, "sku_row")}
     it = _studio_samples(n, seed, width, height)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
-        for k, v in crops.as_dict().items():
+        for k, v in crops.items():
             xs[k].append(v)
         for k in ys:
             ys[k].append(labels[k])

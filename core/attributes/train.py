@@ -1,6 +1,6 @@
 """Train one attribute classifier on crop arrays with the project's engine (``python -m core.train attributes``).
 
-The model is a timm backbone (head, tip, thread) or ColorNet / its plain baseline (finish); the class-
+The model is a timm backbone (head, tip), StripNet (thread) or ColorNet / its plain baseline (finish); the class-
 preserving augmentation of :mod:`core.attributes.augment` is applied per sample. The checkpoint written to
 ``out_dir/model.safetensors`` carries its architecture (``kind``, backbone, classes, attribute) so
 :func:`load_attribute_model` rebuilds it from the file alone.
@@ -30,9 +30,13 @@ __all__ = [
     "classify_step",
     "train_attribute",
     "load_attribute_model",
+    "MODEL_KINDS",
     "to_tensor",
     "TASK",
 ]
+
+
+MODEL_KINDS: tuple[str, ...] = ("timm", "colornet", "plain", "strip")
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class AttributeOptions:
     attribute: str = "head"
     train: str = "runs/attributes/crops-train.npz"
     val: str = "runs/attributes/crops-val.npz"
-    model: str = "timm"  # timm | colornet | plain
+    model: str = "timm"  # timm | colornet | plain | strip
     backbone: str = "mobilenetv3_small_100"
     init_checkpoint: str = ""  # a local backbone checkpoint (ours or an ImageNet file) for transfer learning
     freeze: int = 0  # stages frozen at the start ...
@@ -50,12 +54,14 @@ class AttributeOptions:
     batch_size: int = 64
     augment: bool = True
     colornet_width: int = 24
+    strip_width: int = 16  # StripNet's first conv width (model=strip)
+    input: str = ""  # crop-file key to train on (default: the attribute's production crop), e.g. tip_tall
 
     def __post_init__(self) -> None:
         if self.attribute not in ATTRIBUTE_NAMES:
             raise ConfigError(f"unknown attribute {self.attribute!r}; valid: {', '.join(ATTRIBUTE_NAMES)}")
-        if self.model not in ("timm", "colornet", "plain"):
-            raise ConfigError(f"unknown model {self.model!r}; valid: timm, colornet, plain", field="model")
+        if self.model not in MODEL_KINDS:
+            raise ConfigError(f"unknown model {self.model!r}; valid: {', '.join(MODEL_KINDS)}", field="model")
 
 
 def to_tensor(batch: NDArray[np.uint8]) -> torch.Tensor:
@@ -88,9 +94,14 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
     """A classifier from its architecture dict (as stored in the checkpoint)."""
     from core.attributes.colornet import ColorNet, ColorNetConfig, PlainNet
     from core.attributes.models import ClassifierConfig, create_classifier
+    from core.attributes.stripnet import StripNet, StripNetConfig
 
     kind = arch.get("kind", "timm")
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"unknown model kind {kind!r} in checkpoint; valid: {', '.join(MODEL_KINDS)}")
     n = int(arch["num_classes"])
+    if kind == "strip":
+        return StripNet(StripNetConfig(num_classes=n, width=int(arch.get("strip_width", 16))))
     if kind == "colornet":
         return ColorNet(ColorNetConfig(num_classes=n, width=int(arch.get("width", 24))))
     if kind == "plain":
@@ -106,11 +117,37 @@ def classify_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], tr
     return StepOutput(loss=loss, metrics={"acc": acc}, n=int(y.shape[0]))
 
 
-def _load(path: str, attribute: str) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+def _load(path: str, attribute: str, key: str = "") -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     from core.attributes.data import load_crop_arrays
+    from core.errors import DatasetError
 
     d = load_crop_arrays(path)
-    return d[attribute], d[f"y_{attribute}"]
+    key = key or attribute
+    if key not in d:
+        inputs = sorted(k for k in d if not k.startswith("y_") and k != "sku_row")
+        raise DatasetError(
+            f"{path} has no input {key!r} (has: {', '.join(inputs)}); rebuild it with "
+            "`python -m core.attributes crops`",
+            path=path,
+            field="input",
+        )
+    return d[key], d[f"y_{attribute}"]
+
+
+def _check_production_size(path: str, x: NDArray[np.uint8], attribute: str) -> None:
+    """Refuse crops of an older crop definition: the engine would feed the model another input."""
+    from core.attributes.data import INPUT_SIZE
+    from core.errors import DatasetError
+
+    want = INPUT_SIZE[attribute]
+    if tuple(x.shape[1:3]) != want:
+        raise DatasetError(
+            f"{path}: {attribute} crops are {x.shape[1]} x {x.shape[2]}, the current {attribute} input is "
+            f"{want[0]} x {want[1]}; the file predates a crop change, rebuild it with "
+            "`python -m core.attributes crops` (or name another input with --set input=...)",
+            path=path,
+            field=attribute,
+        )
 
 
 def train_attribute(train: TrainConfig, options: AttributeOptions | None = None) -> FitResult:
@@ -119,15 +156,20 @@ def train_attribute(train: TrainConfig, options: AttributeOptions | None = None)
     from core.checkpoints import save_checkpoint
 
     opt = options or AttributeOptions()
-    xt, yt = _load(opt.train, opt.attribute)
-    xv, yv = _load(opt.val, opt.attribute)
+    xt, yt = _load(opt.train, opt.attribute, opt.input)
+    xv, yv = _load(opt.val, opt.attribute, opt.input)
+    if not opt.input:
+        _check_production_size(opt.train, xt, opt.attribute)
+        _check_production_size(opt.val, xv, opt.attribute)
     arch: dict[str, Any] = {
         "kind": opt.model,
         "attribute": opt.attribute,
         "num_classes": len(values_of(opt.attribute)),
         "backbone": opt.backbone,
         "width": opt.colornet_width,
+        "strip_width": opt.strip_width,
         "input_size": list(xt.shape[1:3]),
+        "input": opt.input or opt.attribute,
     }
     torch.manual_seed(train.seed)
     model = build_model(arch)
@@ -178,5 +220,5 @@ TASK = Task(
     "attributes",
     train_attribute,
     AttributeOptions,
-    "Attribute classifier (head/tip/thread: timm backbone; finish: ColorNet) on studio crops.",
+    "Attribute classifier (head/tip: timm backbone; thread: StripNet; finish: ColorNet) on studio crops.",
 )

@@ -74,3 +74,50 @@ def test_policies_contain_no_forbidden_transform(attribute):
 def test_unknown_attribute():
     with pytest.raises(InputError, match="valid"):
         build_policy("colour")
+
+
+def _strip_with_landmarks() -> tuple[np.ndarray, np.ndarray]:
+    """A 256 x 32 thread strip (shank fills it) and a landmark mask: 1 = top end, 2 = tip end,
+    3 = where the thread starts (row 128), 4 = the rest of the shank."""
+    img = np.full((256, 32, 3), 170, np.uint8)
+    img[128:, :] = np.where((np.arange(128) // 3 % 2)[:, None, None] == 0, 110, 220)  # thread teeth
+    lm = np.full((256, 32), 4, np.uint8)
+    lm[:4], lm[-4:], lm[126:131] = 1, 2, 3
+    return img, lm
+
+
+def _landmarks_kept(policy, seeds: int = 40) -> bool:
+    """Both ends stay in the strip, head end above the thread start above the tip, start within 8 %."""
+    img, lm = _strip_with_landmarks()
+    for seed in range(seeds):
+        policy.set_random_seed(seed)
+        out = policy(image=img, mask=lm)["mask"]
+        rows = {k: np.flatnonzero((out == k).any(axis=1)) for k in (1, 2, 3)}
+        if any(r.size == 0 for r in rows.values()):
+            return False  # an end (or the thread start) was cut off
+        top, start, tip = (float(rows[k].mean()) for k in (1, 3, 2))
+        if not (top < start < tip) or abs(start - 128) > 0.08 * 256:
+            return False
+    return True
+
+
+def test_thread_policy_keeps_shank_ends_and_thread_start():
+    assert _landmarks_kept(build_policy("thread"))
+
+
+@pytest.mark.parametrize("bad", ["flip", "crop", "zoom"])
+def test_thread_landmark_check_catches_bad_transforms(bad):
+    import albumentations as A
+
+    t = {
+        "flip": A.VerticalFlip(p=1),
+        "crop": A.RandomResizedCrop(size=(256, 32), scale=(0.5, 0.8), ratio=(0.1, 0.15), p=1),
+        "zoom": A.Affine(scale=(1.15, 1.2), p=1),
+    }[bad]
+    assert not _landmarks_kept(A.Compose([t]))
+
+
+def test_thread_strip_augment_keeps_shape_and_dtype():
+    img, _ = _strip_with_landmarks()
+    out = augment("thread", img, seed=3)
+    assert out.shape == img.shape and out.dtype == np.uint8

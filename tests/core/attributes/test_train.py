@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.attributes.data import INPUT_SIZE, letterbox, save_crop_arrays
+from core.attributes.evaluate import evaluate_model
 from core.attributes.train import AttributeOptions, load_attribute_model, to_tensor, train_attribute
 from core.errors import ConfigError, DatasetError
 from core.train import TrainConfig
@@ -24,7 +25,7 @@ def _arrays(n: int, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("model", ["colornet", "timm"])
+@pytest.mark.parametrize("model", ["colornet", "timm", "strip"])
 def test_train_and_reload(tmp_path, model):
     save_crop_arrays(tmp_path / "t.npz", _arrays(48, 0))
     save_crop_arrays(tmp_path / "v.npz", _arrays(24, 1))
@@ -36,6 +37,7 @@ def test_train_and_reload(tmp_path, model):
         model=model,
         backbone="lcnet_050",
         colornet_width=8,
+        strip_width=4,
         batch_size=16,
         freeze=2 if model == "timm" else 0,
         unfreeze_epoch=2,
@@ -49,13 +51,33 @@ def test_train_and_reload(tmp_path, model):
     res.model.eval()
     with torch.no_grad():
         assert torch.allclose(res.model(x), model2(x), atol=1e-5)
+    ev = evaluate_model(tmp_path / "run" / "model.safetensors", tmp_path / "v.npz")
+    assert ev.attribute == attribute and ev.n == 24 and ev.confusion.sum() == 24
+    assert ev.accuracy == pytest.approx(np.trace(ev.confusion) / 24)
+    assert f"{attribute}: accuracy" in ev.report()
 
 
 def test_bad_options_and_missing_data(tmp_path):
     with pytest.raises(ConfigError, match="valid"):
         AttributeOptions(attribute="colour")
+    with pytest.raises(ConfigError, match="strip"):
+        AttributeOptions(model="resnet")
+    save_crop_arrays(tmp_path / "t.npz", _arrays(8, 0))
+    with pytest.raises(DatasetError, match="no input 'tip_tall'"):
+        opts = AttributeOptions(attribute="tip", input="tip_tall", train=str(tmp_path / "t.npz"))
+        train_attribute(TrainConfig(epochs=1, progress=False), opts)
+    stale = _arrays(8, 0)
+    stale["tip"] = np.zeros((8, 48, 48, 3), np.uint8)  # the tip crop before it became 96 x 48
+    save_crop_arrays(tmp_path / "stale.npz", stale)
+    with pytest.raises(DatasetError, match="predates a crop change"):
+        opts = AttributeOptions(
+            attribute="tip", train=str(tmp_path / "stale.npz"), val=str(tmp_path / "stale.npz")
+        )
+        train_attribute(TrainConfig(epochs=1, progress=False), opts)
     with pytest.raises(DatasetError, match="core.attributes crops"):
-        train_attribute(TrainConfig(epochs=1, progress=False), AttributeOptions(train=str(tmp_path / "no.npz")))
+        train_attribute(
+            TrainConfig(epochs=1, progress=False), AttributeOptions(train=str(tmp_path / "no.npz"))
+        )
 
 
 def test_letterbox_keeps_aspect_and_masks_alpha():

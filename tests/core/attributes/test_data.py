@@ -1,0 +1,101 @@
+"""Thread strip and shank start (hand-built masks), the ablation views, one real studio render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.attributes.data import (
+    EXPERIMENT_SIZE,
+    INPUT_SIZE,
+    build_crop_arrays,
+    shank_start,
+    thread_strip,
+    tip_tall,
+)
+from core.attributes.views import VIEW_SIZE, box_view, photo_view
+from core.errors import InputError
+
+
+def _screw(dome: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Head-up RGBA screw on a 30-wide canvas: head rows 0-9 (30 px wide, red), shank rows 10-99 (10 px
+    wide, cols 10-19): blue in rows 10-54, green in rows 55-99 (the "thread" starts half-way)."""
+    mask = np.zeros((100, 30), bool)
+    mask[0:10, :] = True
+    if dome:
+        mask[0:3, :] = False
+        mask[0:3, 13:17] = True  # the narrow top of a domed head
+    mask[10:100, 10:20] = True
+    rgba = np.zeros((100, 30, 4), np.uint8)
+    rgba[0:10, :, :3] = (255, 0, 0)
+    rgba[10:55, :, :3] = (0, 0, 255)
+    rgba[55:100, :, :3] = (0, 255, 0)
+    rgba[..., 3] = mask * 255
+    rgba[~mask, :3] = 0
+    return rgba, mask
+
+
+def test_shank_start_hand_cases():
+    assert shank_start(_screw()[1]) == 10
+    assert shank_start(_screw(dome=True)[1]) == 10  # the dome's narrow top is not the shank
+    plain = np.zeros((50, 8), bool)
+    plain[:, 2:6] = True
+    assert shank_start(plain) == 0  # no head wider than the shank
+    assert shank_start(np.zeros((2, 2), bool)) == 0
+
+
+def test_thread_strip_maps_shank_top_to_row_0_and_keeps_the_start_position():
+    rgba, mask = _screw(dome=True)
+    s = thread_strip(rgba, mask)
+    assert s.shape == (*INPUT_SIZE["thread"], 3) and s.dtype == np.uint8
+    assert s[..., 0].max() == 0  # no head (red) pixel in the strip
+    blue, green = s[:, 6:26, 2] > 128, s[:, 6:26, 1] > 128
+    # the shank is 90 rows: blue 45 / green 45 -> the colour change sits at row 128 of 256
+    assert blue[:120].all() and green[136:].all()
+    first_green = int(np.flatnonzero(green.any(axis=1))[0])
+    assert abs(first_green - 128) <= 2
+    # columns trimmed to the shank (+2 px for the outline), then stretched: 10 px shank -> ~23 of 32 columns
+    lit = np.flatnonzero(s.max(axis=(0, 2)) > 0)
+    assert 20 <= lit.size <= 26
+
+
+def test_thread_strip_degenerate_inputs_are_black():
+    assert thread_strip(np.zeros((1, 5, 4), np.uint8), np.zeros((1, 5), bool)).max() == 0
+
+
+def test_photo_and_box_views():
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[20:30, 40:70] = 200
+    mask = np.zeros((60, 80), bool)
+    mask[20:30, 40:70] = True
+    p = photo_view(img)
+    assert p.shape == (*VIEW_SIZE["photo"], 3)
+    b = box_view(img, mask)
+    assert b.shape == (*VIEW_SIZE["box"], 3)
+    rows = np.flatnonzero((b > 100).any(axis=(1, 2)))
+    cols = np.flatnonzero((b > 100).any(axis=(0, 2)))
+    assert cols.size > 70 and 20 <= rows.size <= 35  # 30 x 10 box + margin, aspect kept (not stretched)
+    with pytest.raises(InputError, match="empty"):
+        box_view(img, np.zeros_like(mask))
+    with pytest.raises(InputError, match="does not match"):
+        box_view(img, mask[:10])
+    with pytest.raises(InputError, match="RGB"):
+        photo_view(img[..., 0])
+
+
+def test_build_crop_arrays_on_real_studio_photos():
+    d = build_crop_arrays(4, seed=12345, progress=False)
+    n = len(d["y_thread"])
+    assert n >= 1
+    for k, (h, w) in {**INPUT_SIZE, **VIEW_SIZE, **EXPERIMENT_SIZE}.items():
+        assert d[k].shape == (n, h, w, 3) and d[k].dtype == np.uint8
+    assert d["thread"].reshape(n, -1).max(axis=1).min() > 0  # every strip shows a screw
+    assert set(np.unique(d["y_thread"])) <= {0, 1, 2, 3}
+
+
+def test_tip_tall_is_the_last_three_shank_widths():
+    rgba, mask = _screw()
+    t = tip_tall(rgba, mask)
+    assert t.shape == (*EXPERIMENT_SIZE["tip_tall"], 3)
+    assert t[..., 0].max() == 0 and t[..., 2].max() == 0  # rows 70-99 only: green, no head, no blue
+    assert (t[..., 1] > 128).sum() > 0.4 * t.shape[0] * t.shape[1] * 10 / 14  # fills the frame's height
