@@ -101,7 +101,7 @@ def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Bl
     """The Gradio UI over ``engine``; ``examples`` are photo paths shown under the input."""
     with gr.Blocks(title="Screw photo search") as demo:
         gr.Markdown(
-            "# 🔩 Screw photo search\nPhotograph a screw lying next to a coin; get the catalog SKUs that "
+            "# Screw photo search\nPhotograph a screw lying next to a coin; get the catalog SKUs that "
             "match, with the evidence: masks, measured size, per-attribute top-3."
         )
         with gr.Row():
