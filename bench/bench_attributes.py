@@ -178,12 +178,11 @@ register_figures(
     fn=lambda: _ranking(500, oracle=True, leave_out="thread"),
     quick_fn=lambda: _ranking(20, oracle=True, leave_out="thread"),
 )
+# The whole pipeline (shipped segmenter) sits with the scoring timings: `python -m bench --only search`.
 register_figures(
-    group="attributes",
+    group="search",
     name="SKU ranking, shipped segmenter, 500 photos",
     fn=lambda: _ranking(500, oracle=False),
     quick_fn=lambda: _ranking(20, oracle=False),
 )
-register_timing(
-    group="attributes", name="photo 1280x960 -> top-10 (end to end)", setup=_e2e_setup, unit="photo"
-)
+register_timing(group="search", name="photo 1280x960 -> top-10 (end to end)", setup=_e2e_setup, unit="photo")
