@@ -153,11 +153,11 @@ register_template(
     JobTemplate(
         name="segmenter",
         kind="train",
-        description="U-Net screw/coin segmenter (Tversky 0.3/0.7) on studio scenes + labelme folders.",
+        description="U-Net screw/coin segmenter (Tversky 0.3/0.7 or Dice) on studio photos + labelme folders.",
         module="core.segment.train",
         options=(
             Option("epochs", 8, "training epochs"),
-            Option("n_train", 800, "training scenes"),
+            Option("n_train", 800, "training photos"),
             Option("size", 256, "training image size (px)"),
             Option("loss", "tversky", "loss", ("tversky", "dice")),
             Option("seed", 0, "random seed"),
@@ -180,15 +180,15 @@ register_template(
         kind="train",
         description="RotationNet: angle bins from long screws' computed angles (used for short screws).",
         module="core.pose.train_rotationnet",
-        options=(Option("scenes", 300, "scenes rendered"), Option("steps", 1500, "training steps")),
+        options=(Option("photos", 300, "studio photos rendered"), Option("steps", 1500, "training steps")),
         build=lambda v: [
             "python",
             "-m",
             "core.pose.train_rotationnet",
             "--out",
             "{run_dir}/rotationnet.safetensors",
-            "--scenes",
-            str(int(v["scenes"])),
+            "--photos",
+            str(int(v["photos"])),
             "--steps",
             str(int(v["steps"])),
         ],  # fmt: skip

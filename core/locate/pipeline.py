@@ -10,18 +10,26 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.errors import NoCoinFoundError, NoScrewFoundError
+from core.errors import ConfigError, NoCoinFoundError, NoScrewFoundError
 from core.measure import (
     DEFAULT_COIN,
     CoinScale,
+    coin_disc,
     coin_scale,
+    head_height_px,
     length_px_along_axis,
     measure_screw,
     shank_diameter_px,
 )
 from core.pose.canonical import CanonicalScrew, canonicalize
 from core.pose.geometry import axis_from_mask, head_side
-from core.segment.predictor import Segmentation, Segmenter, check_image
+from core.segment.predictor import (
+    DEFAULT_INFER_SIZE,
+    DEFAULT_THRESHOLD,
+    Segmentation,
+    Segmenter,
+    check_image,
+)
 
 __all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border"]
 
@@ -34,16 +42,38 @@ class LocateConfig:
         coin: reference coin (a key of core.measure.COIN_DIAMETERS_MM).
         square_aspect: below this long/short ratio of the screw's rectangle, RotationNet decides the angle.
         use_rotationnet: set False to always use the rectangle + half areas.
+        coin_disc: redraw each coin mask as its fitted ellipse when the fit is good (smooth edge, better
+            scale); the segmentation in the result then holds the redrawn masks.
+        max_coins: keep at most this many coin blobs (0 = all; 1 = the reference coin only, chosen on the
+            validation photos: other round things called "coin" go), the most coin-like first: blobs an ellipse
+            fits before the others, then by mean coin probability. The first one gives the scale.
     """
 
     coin: str = DEFAULT_COIN
     square_aspect: float = 1.3
     use_rotationnet: bool = True
+    coin_disc: bool = True
+    max_coins: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_coins < 0:
+            raise ConfigError(
+                f"max_coins must be >= 0 (0 = keep all), got {self.max_coins}", field="max_coins"
+            )
+        if self.square_aspect < 1.0:
+            raise ConfigError(
+                f"square_aspect is a long/short ratio and must be >= 1, got {self.square_aspect}",
+                field="square_aspect",
+            )
 
 
 @dataclass
 class ScrewResult:
-    """One screw. Sizes in mm are None when unavailable; ``reasons`` then says why."""
+    """One screw. Sizes in mm are None when unavailable; ``reasons`` then says why.
+
+    ``length_px`` is the overall extent along the axis; ``length_mm`` is the NOMINAL length, as catalogs
+    give it: under the head (``length_px - head_px``) unless the head is ``countersunk``.
+    """
 
     polygon: list[list[float]]
     center: tuple[float, float]
@@ -60,6 +90,8 @@ class ScrewResult:
     mask: NDArray[np.bool_]
     canonical: CanonicalScrew
     reasons: dict[str, str] = field(default_factory=dict)
+    head_px: float = 0.0
+    countersunk: bool = False
 
     def to_json(self) -> dict[str, Any]:
         keys = (
@@ -76,6 +108,8 @@ class ScrewResult:
             "diameter_mm_std",
             "cut_by_border",
             "reasons",
+            "head_px",
+            "countersunk",
         )
         out = {k: getattr(self, k) for k in keys}
         out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
@@ -139,8 +173,9 @@ class Locator:
         segmenter_path: str | Path,
         rotationnet_path: str | Path | None = None,
         config: LocateConfig | None = None,
-        infer_size: int = 384,
+        infer_size: int = DEFAULT_INFER_SIZE,
         threads: int | None = 2,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong)."""
         from core.segment.model import load_segmenter
@@ -152,7 +187,11 @@ class Locator:
 
             rn = build_from_checkpoint(rotationnet_path, create_rotationnet).eval()
         return cls(
-            Segmenter(load_segmenter(segmenter_path), infer_size=infer_size, threads=threads), rn, config
+            Segmenter(
+                load_segmenter(segmenter_path), infer_size=infer_size, threshold=threshold, threads=threads
+            ),
+            rn,
+            config,
         )
 
     def _screw(
@@ -172,8 +211,11 @@ class Locator:
         can = canonicalize(image, mask, axis.center, angle, axis.length_px)
         length_px = length_px_along_axis(mask, angle)
         diameter_px = shank_diameter_px(can.mask, can.body_rows)
+        head = head_height_px(can.mask, can.head_rows)
+        # Catalog lengths are nominal: under the head, except for countersunk heads.
+        nominal_px = length_px if head.countersunk else max(length_px - head.height_px, 1.0)
         size = measure_screw(
-            length_px, diameter_px, scale.px_per_mm if scale else None, scale.px_per_mm_std if scale else 0.0
+            nominal_px, diameter_px, scale.px_per_mm if scale else None, scale.px_per_mm_std if scale else 0.0
         )
         reasons: dict[str, str] = {}
         cut = touches_border(mask)
@@ -199,7 +241,23 @@ class Locator:
             mask=mask,
             canonical=can,
             reasons=reasons,
+            head_px=head.height_px,
+            countersunk=head.countersunk,
         )
+
+    def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:
+        """Coin blobs, most coin-like first (disc-shaped, then mean probability), redrawn as discs when asked
+        and cut to ``max_coins``."""
+        prob = seg.probs[seg.classes.index("coin")] if "coin" in seg.classes else None
+        ranked = []
+        for m in coins:
+            disc = coin_disc(m)
+            score = float(prob[m].mean()) if prob is not None and m.any() else 0.0
+            keep = disc if (disc is not None and self.config.coin_disc) else m
+            ranked.append((disc is not None, score, keep))
+        ranked.sort(key=lambda t: (not t[0], -t[1]))
+        out = [m for _, _, m in ranked]
+        return out[: self.config.max_coins] if self.config.max_coins > 0 else out
 
     def locate(self, image: NDArray[np.uint8]) -> LocateResult:
         """Locate, orient and measure every screw in a (H, W, 3) uint8 RGB photo.
@@ -219,6 +277,9 @@ class Locator:
         scale: CoinScale | None = None
         reason: str | None = None
         coins = seg.instances.get("coin", [])
+        if coins:
+            coins = self._rank_coins(seg, coins)
+            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "coin": coins})
         if coins:
             try:
                 scale = coin_scale(coins[0], self.config.coin)

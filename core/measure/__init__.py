@@ -7,11 +7,21 @@ from core.measure.coin import (
     DEFAULT_COIN,
     CircleFit,
     CoinScale,
+    EllipseFit,
+    coin_disc,
     coin_scale,
     fit_circle,
+    fit_ellipse,
     kasa_fit,
 )
-from core.measure.screw import ScrewSize, length_px_along_axis, measure_screw, shank_diameter_px
+from core.measure.screw import (
+    HeadHeight,
+    ScrewSize,
+    head_height_px,
+    length_px_along_axis,
+    measure_screw,
+    shank_diameter_px,
+)
 
 __all__ = [
     "COIN_DIAMETERS_MM",
@@ -19,9 +29,14 @@ __all__ = [
     "CircleFit",
     "CoinScale",
     "coin_scale",
+    "EllipseFit",
+    "fit_ellipse",
+    "coin_disc",
     "fit_circle",
     "kasa_fit",
+    "HeadHeight",
     "ScrewSize",
+    "head_height_px",
     "length_px_along_axis",
     "measure_screw",
     "shank_diameter_px",

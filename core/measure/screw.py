@@ -18,7 +18,14 @@ from core.errors import InputError
 from core.pose.canonical import row_widths
 from core.pose.geometry import direction
 
-__all__ = ["ScrewSize", "length_px_along_axis", "shank_diameter_px", "measure_screw"]
+__all__ = [
+    "ScrewSize",
+    "HeadHeight",
+    "head_height_px",
+    "length_px_along_axis",
+    "shank_diameter_px",
+    "measure_screw",
+]
 
 # Quantisation of a length measured between two pixel edges: each end is uncertain by +-0.5 px (uniform),
 # so std = sqrt(2 / 12) px.
@@ -35,6 +42,47 @@ class ScrewSize:
     length_mm_std: float | None
     diameter_mm: float | None
     diameter_mm_std: float | None
+
+
+@dataclass(frozen=True)
+class HeadHeight:
+    """Head of a head-up canonical mask.
+
+    Attributes:
+        height_px: rows from the top of the head to its bearing face (where the shank starts).
+        countersunk: True when the head narrows gradually into the shank (a cone: flat, oval, bugle...),
+            whose head sits inside the nominal length; False for a flat bearing face (pan, hex, ...).
+    """
+
+    height_px: float
+    countersunk: bool
+
+
+def head_height_px(
+    canonical_mask: NDArray[np.bool_], head_rows: tuple[int, int], taper_share: float = 0.4
+) -> HeadHeight:
+    """Head height and kind from the head rows of a head-up canonical mask (see ``core.pose.split_parts``).
+
+    Catalog lengths are nominal: under the head for heads with a flat bearing face, overall for countersunk
+    heads. Below the head's widest row a flat bearing face drops to the shank within a row or two, a cone
+    narrows over many rows: when more than ``taper_share`` of the rows from the widest row to the bearing
+    face are between 1.2x the shank width and 0.85x the head width, the head is called countersunk.
+    """
+    w = row_widths(canonical_mask)
+    top, end = int(head_rows[0]), int(head_rows[1])
+    if end - top < 2:
+        return HeadHeight(float(max(end - top, 0)), False)
+    rows = np.flatnonzero(w > 0)
+    n = int(rows[-1]) + 1 - top if rows.size else end - top
+    body = w[top + int(0.4 * n) : top + max(int(0.8 * n), int(0.4 * n) + 1)]
+    shank = float(np.median(body)) if body.size else float(w[end - 1])
+    head = w[top:end]
+    k = int(np.argmax(head))
+    below = head[k + 1 :]
+    if below.size == 0:
+        return HeadHeight(float(end - top), False)
+    tapering = (below > 1.2 * shank) & (below < 0.85 * float(head[k]))
+    return HeadHeight(float(end - top), bool(tapering.mean() > taper_share and below.size >= 2))
 
 
 def length_px_along_axis(mask: NDArray[np.bool_], angle_deg: float) -> float:

@@ -53,8 +53,10 @@ def split_parts(mask: NDArray[np.bool_]) -> tuple[tuple[int, int], tuple[int, in
     """Row ranges (head, body, tip) of a head-up canonical mask.
 
     The head ends at the first row (from the top) no wider than 1.2x the shank width (median width of the
-    rows between 40 % and 80 % of the length); the tip starts at the last row from the bottom that is at
-    least 0.8x the shank width. Each part keeps at least one row when the mask has three or more rows.
+    rows between 40 % and 80 % of the length) that comes after a row wider than that (the rounded top of
+    a dome head is narrower than the shank and is still head); the tip starts at the last row from the
+    bottom that is at least 0.8x the shank width. Each part keeps at least one row when the mask has three
+    or more rows.
     """
     w = row_widths(mask)
     rows = np.flatnonzero(w > 0)
@@ -65,10 +67,12 @@ def split_parts(mask: NDArray[np.bool_]) -> tuple[tuple[int, int], tuple[int, in
     n = bottom - top
     shank = float(np.median(w[top + int(0.4 * n) : top + max(int(0.8 * n), int(0.4 * n) + 1)]))
     head_end = top + 1
-    for r in range(top, bottom):
-        if w[r] <= 1.2 * shank and r > top:
-            head_end = r
-            break
+    wide = np.flatnonzero(w[top : top + max(n // 2, 1)] > 1.2 * shank)
+    if wide.size:  # headless screws (grub, trim) keep a one-row head
+        for r in range(top + int(wide[0]) + 1, bottom):
+            if w[r] <= 1.2 * shank:
+                head_end = r
+                break
     tip_start = bottom - 1
     for r in range(bottom - 1, head_end, -1):
         if w[r] >= 0.8 * shank:

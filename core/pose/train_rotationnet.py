@@ -1,13 +1,16 @@
-"""Train RotationNet on long synthetic screws: ``python -m core.pose.train_rotationnet --out FILE``.
+"""Train RotationNet on long studio screws: ``python -m core.pose.train_rotationnet --out FILE``.
 
-Labels come from the geometry on long screws (min-area rectangle + half areas), never from the renderer's
-angle: each long screw is put head-up with its computed angle, cut to a random shorter length (head kept),
-and turned by a random known angle.
+Photos come from the studio (core.synth ``train`` mode, dataset seed :data:`ROTNET_SEED`). Labels come from the
+geometry on long screws (min-area rectangle + half areas), never from the renderer's angle: each long screw
+is put head-up with its computed angle, cut to a random shorter length (head kept), and turned by a random
+known angle. After training, head side is measured on validation ``short`` photos (seed VAL_SEED + 1, true
+masks), with and without the net.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 
@@ -16,30 +19,46 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from core.errors import ConfigError, DatasetError
 from core.pose.canonical import canonicalize
 from core.pose.geometry import axis_from_mask, head_side
 from core.pose.rotationnet import arch_dict, create_rotationnet, decode_bins, rotnet_input
 
-__all__ = ["long_screw_samples", "make_sample", "main"]
+__all__ = ["long_screw_samples", "make_sample", "short_head_side_accuracy", "main", "ROTNET_SEED"]
+
+#: Dataset seed of the studio photos RotationNet trains on (``train`` mode; the segmenter uses 11 and 12).
+ROTNET_SEED = 21
 
 
 def long_screw_samples(
-    n_scenes: int, seed_base: int, size: int = 256
+    n_photos: int, seed: int = ROTNET_SEED, width: int = 512, height: int = 384, min_aspect: float = 2.5
 ) -> list[tuple[NDArray[np.uint8], NDArray[np.bool_]]]:
-    """Head-up RGBA cut-outs of the long screws of ``n_scenes`` synthetic scenes, via COMPUTED angles."""
-    from core.segment.scenes import SceneConfig, render_scene
+    """Head-up RGBA cut-outs of the long screws in ``n_photos`` studio photos (core.synth ``train`` mode).
 
-    cfg = SceneConfig(size=(size, size), p_short=0.0, p_cut=0.0, px_per_mm_range=(5.0, 10.0))
+    The head side and angle come from the geometry on each screw's mask (min-area rectangle + half areas),
+    never from the renderer's truth: screws whose rectangle is shorter than ``min_aspect`` x its width are
+    skipped, as are coin-only photos and screws cut by the border.
+    """
+    from core.catalog.catalog import load_arrays
+    from core.segment.data import polygon_mask
+    from core.synth import StudioConfig, render_index
+
+    arrays = load_arrays()
+    cfg = StudioConfig(width=width, height=height)
     out = []
-    for k in range(n_scenes):
-        sc = render_scene(seed_base + k, cfg)
-        for s in sc.screws:
-            ax = axis_from_mask(s.mask)
-            if ax.aspect < 2.5:
-                continue
-            ang, _ = head_side(s.mask, ax)
-            can = canonicalize(sc.image, s.mask, ax.center, ang, ax.length_px)
-            out.append((can.image, can.mask))
+    for k in range(n_photos):
+        photo = render_index(arrays, "train", seed, k, cfg)
+        if photo.screw_polygon is None:
+            continue
+        mask = polygon_mask(photo.screw_polygon, height, width)
+        if not mask.any() or mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any():
+            continue
+        ax = axis_from_mask(mask)
+        if ax.aspect < min_aspect:
+            continue
+        ang, _ = head_side(mask, ax)
+        can = canonicalize(photo.image, mask, ax.center, ang, ax.length_px)
+        out.append((can.image, can.mask))
     return out
 
 
@@ -65,31 +84,74 @@ def make_sample(
     return rotnet_input(canvas, cm, size), theta  # type: ignore
 
 
+def short_head_side_accuracy(
+    model: torch.nn.Module | None, n: int, seed: int, width: int = 512, height: int = 384
+) -> float:
+    """Share of short screws (studio ``short`` photos of dataset ``seed``, true masks) whose head side is
+    right: within 90 deg of the truth. ``model=None`` measures the geometry (rectangle + half areas)."""
+    from core.catalog.catalog import load_arrays
+    from core.pose.rotationnet import predict_angle
+    from core.segment.data import polygon_mask
+    from core.synth import StudioConfig, render_index
+
+    arrays = load_arrays()
+    cfg = StudioConfig(width=width, height=height)
+    hits = []
+    for k in range(n):
+        photo = render_index(arrays, "short", seed, k, cfg)
+        mask = polygon_mask(photo.screw_polygon, height, width)
+        if not mask.any():
+            continue
+        if model is None:
+            ang, _ = head_side(mask, axis_from_mask(mask))
+        else:
+            ang = predict_angle(model, photo.image, mask)  # type: ignore[arg-type]
+        hits.append(abs((ang - photo.meta["angle_deg"] + 180.0) % 360.0 - 180.0) < 90.0)
+    return float(np.mean(hits)) if hits else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from core.segment.data import VAL_SEED
+
     p = argparse.ArgumentParser(prog="python -m core.pose.train_rotationnet")
     p.add_argument("--out", required=True, help="checkpoint file (.safetensors)")
-    p.add_argument("--scenes", type=int, default=300)
+    p.add_argument(
+        "--photos",
+        "--scenes",  # the old name, still used by the job template
+        dest="photos",
+        type=int,
+        default=1500,
+        help="studio train-mode photos to take long screws from",
+    )
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--val-short", type=int, default=100, help="validation short photos (seed VAL_SEED + 1)")
     a = p.parse_args(argv)
+    if a.photos < 1 or a.steps < 1 or a.batch < 1:
+        raise ConfigError("--photos, --steps and --batch must be positive", field="steps")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
-    pool = long_screw_samples(a.scenes, seed_base=2_000_000)
+    pool = long_screw_samples(a.photos)
+    if not pool:
+        raise DatasetError(f"no long screw in {a.photos} studio photos; ask for more --photos")
+    print(f"{len(pool)} long screws from {a.photos} photos, {time.time() - t0:.0f}s", flush=True)
     model = create_rotationnet()
     bins = model.arch.bins
+    size = model.arch.input_size
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=a.steps)
     centers = torch.arange(bins) * (360.0 / bins)
     errs: list[float] = []
     for step in range(a.steps):
         xs, ts = zip(
-            *(make_sample(*pool[int(rng.integers(len(pool)))], rng, 64) for _ in range(a.batch)), strict=True
+            *(make_sample(*pool[int(rng.integers(len(pool)))], rng, size) for _ in range(a.batch)),
+            strict=True,
         )
-        x = torch.from_numpy(np.stack(xs))
+        x = torch.from_numpy(np.stack(xs))  # (B, 4, S, S)
         t = torch.tensor(ts)
         d = (centers[None] - t[:, None] + 180) % 360 - 180  # (B, bins) signed distance in degrees
         soft = torch.softmax(-(d**2) / (2 * (360.0 / bins) ** 2), dim=1)  # Gaussian label smoothing
@@ -108,17 +170,26 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.time() - t0:.0f}s",
                 flush=True,
             )
+    model.eval()
+    val = {
+        "val_short_head_side_rotationnet": short_head_side_accuracy(model, a.val_short, VAL_SEED + 1),
+        "val_short_head_side_geometry": short_head_side_accuracy(None, a.val_short, VAL_SEED + 1),
+    }
+    print(json.dumps(val), flush=True)
     from core.checkpoints import save_checkpoint
 
     save_checkpoint(
         a.out,
-        model.eval(),
+        model,
         arch=arch_dict(model.arch),
         meta={
             "pool": len(pool),
+            "photos": a.photos,
+            "photo_seed": ROTNET_SEED,
             "steps": a.steps,
-            "scenes": a.scenes,
+            "batch": a.batch,
             "train_median_err_last50": float(np.mean(errs[-50:])),
+            **val,
         },
     )
     print(f"saved {a.out} ({len(pool)} long screws, {time.time() - t0:.0f}s)")

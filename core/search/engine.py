@@ -159,8 +159,7 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
             path=seg,
         )
     rot = root / "rotationnet" / "rotationnet.safetensors"
-    # The shipped segmenter was trained at 256 px scale (models/segmenter/MODEL_CARD.md).
-    locator = Locator.from_files(seg, rot if rot.is_file() else None, infer_size=256)
+    locator = Locator.from_files(seg, rot if rot.is_file() else None)  # 512 px, the shipped model's scale
     classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
     return PipelineEngine(locator, classifiers, load_arrays(catalog or os.environ.get("FVW_CATALOG") or None))
 

@@ -1,4 +1,4 @@
-"""Screw/coin segmenter: U-Net on a light timm encoder, Tversky loss with partial labels, stateless predictor."""
+"""Screw/coin segmenter: U-Net on a light timm encoder, Tversky / Dice losses with partial labels, stateless predictor."""
 
 from __future__ import annotations
 

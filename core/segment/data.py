@@ -84,9 +84,12 @@ class StudioSegDataset(Dataset):
         crop: side of a random square crop taken at each access (0 = the whole photo).
         augment: random horizontal / vertical flips and crops (off for validation).
         catalog: catalog database (None = the project's default).
+        zoom: (min, max) random zoom of training crops (log-uniform); (1, 1) = no zoom.
+        focus: chance that a training crop is centred on a labelled object pixel.
 
     Raises:
-        ConfigError: sizes not multiples of 32, a share outside [0, 1] or a crop larger than the photo.
+        ConfigError: sizes not multiples of 32, a share outside [0, 1], a crop larger than the photo, a zoom
+            range outside [0.1, 10] or a focus outside [0, 1].
     """
 
     def __init__(
@@ -99,6 +102,8 @@ class StudioSegDataset(Dataset):
         crop: int = 0,
         augment: bool = True,
         catalog: str | None = None,
+        zoom: tuple[float, float] = (1.0, 1.0),
+        focus: float = 0.0,
     ):
         if width % 32 or height % 32:
             raise ConfigError(f"render size {width}x{height} must be multiples of 32", field="size")
@@ -108,12 +113,17 @@ class StudioSegDataset(Dataset):
             raise ConfigError(
                 f"crop {crop} must be a multiple of 32 and <= {min(width, height)}", field="crop"
             )
+        if not 0.1 <= zoom[0] <= zoom[1] <= 10.0:
+            raise ConfigError(f"zoom must be (lo, hi) with 0.1 <= lo <= hi <= 10, got {zoom}", field="zoom")
+        if not 0.0 <= focus <= 1.0:
+            raise ConfigError(f"focus must be in [0, 1], got {focus}", field="focus")
         from core.catalog.catalog import load_arrays
         from core.synth import StudioConfig, render_index
 
         arrays = load_arrays(catalog)
         cfg = StudioConfig(width=width, height=height)
         self.crop, self.augment = int(crop), augment
+        self.zoom, self.focus = (float(zoom[0]), float(zoom[1])), float(focus)
         self.images = np.zeros((n, height, width, 3), np.uint8)  # (N, H, W, 3)
         self.masks = np.zeros((n, len(CLASSES), height, width), bool)  # (N, C, H, W)
         self.labelled = np.zeros((n, len(CLASSES)), np.float32)  # (N, C)
@@ -133,13 +143,7 @@ class StudioSegDataset(Dataset):
         img, m = self.images[i], self.masks[i]
         if self.augment:
             if self.crop:
-                h, w = img.shape[:2]
-                y0 = int(torch.randint(0, h - self.crop + 1, ()))
-                x0 = int(torch.randint(0, w - self.crop + 1, ()))
-                img, m = (
-                    img[y0 : y0 + self.crop, x0 : x0 + self.crop],
-                    m[:, y0 : y0 + self.crop, x0 : x0 + self.crop],
-                )
+                img, m = self._zoom_crop(img, m)
             if torch.rand(()) < 0.5:
                 img, m = img[:, ::-1], m[:, :, ::-1]
             if torch.rand(()) < 0.5:
@@ -147,6 +151,42 @@ class StudioSegDataset(Dataset):
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()  # (3, H, W)
         y = torch.from_numpy(np.ascontiguousarray(m).astype(np.float32))  # (C, H, W)
         return x, y, torch.from_numpy(self.labelled[i].copy())
+
+    def _zoom_crop(
+        self, img: NDArray[np.uint8], m: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+        """A random ``crop`` x ``crop`` window at a random zoom (log-uniform in ``zoom``).
+
+        A zoom ``z`` takes a ``crop / z`` px window of the photo and resizes it to ``crop`` px, so the net sees
+        screws larger (z > 1) or smaller (z < 1) than rendered. With probability ``focus`` the window is centred
+        on a random labelled object pixel (screw pixels are rare in random windows).
+        """
+        h, w = img.shape[:2]
+        lo, hi = np.log(self.zoom[0]), np.log(self.zoom[1])
+        z = float(np.exp(lo + (hi - lo) * float(torch.rand(()))))
+        side = int(min(h, w, max(16, round(self.crop / z))))
+        if self.focus > 0 and float(torch.rand(())) < self.focus and m.any():
+            ys, xs = np.nonzero(m.any(axis=0))
+            k = int(torch.randint(0, len(ys), ()))
+            jy, jx = (torch.rand(2) - 0.5).tolist()
+            cy, cx = ys[k] + jy * side * 0.6, xs[k] + jx * side * 0.6
+            y0 = int(np.clip(round(cy - side / 2), 0, h - side))
+            x0 = int(np.clip(round(cx - side / 2), 0, w - side))
+        else:
+            y0 = int(torch.randint(0, h - side + 1, ()))
+            x0 = int(torch.randint(0, w - side + 1, ()))
+        img, m = img[y0 : y0 + side, x0 : x0 + side], m[:, y0 : y0 + side, x0 : x0 + side]
+        if side != self.crop:
+            interp = cv2.INTER_AREA if side > self.crop else cv2.INTER_LINEAR
+            img = np.asarray(cv2.resize(img, (self.crop, self.crop), interpolation=interp), np.uint8)
+            # Masks go through the same linear resampling, then back to 0/1 at half coverage.
+            m = np.stack(
+                [
+                    cv2.resize(c.astype(np.float32), (self.crop, self.crop), interpolation=interp) >= 0.5
+                    for c in m
+                ]
+            )
+        return img, m
 
 
 def labelme_item(

@@ -1,6 +1,8 @@
 """Held-out figures of segment + pose + measure on studio photos (core.synth) from seeds never trained on.
 
 ``python -m core.segment.evaluate --n 100 --n-short 50 [--segmenter FILE] [--rotationnet FILE]`` prints JSON.
+``--split val`` measures on the validation streams instead (for choosing settings; the held-out streams are
+for the final figures only) and ``--sweep 0.3,0.5,0.7`` prints pooled pixel IoU per threshold.
 
 Photos are ``search`` photos (one screw and one coin) of dataset seed :data:`HELDOUT_SEED`, rendered at
 ``width`` x ``height``; short-screw head-side figures use ``short`` photos of seed ``HELDOUT_SEED + 1``. Pixel
@@ -19,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from core.segment.data import HELDOUT_SEED, studio_masks
-from core.segment.predictor import Segmenter
+from core.segment.data import HELDOUT_SEED, VAL_SEED, studio_masks
+from core.segment.predictor import DEFAULT_INFER_SIZE, DEFAULT_THRESHOLD, Segmenter, clean_instances
 
-__all__ = ["evaluate_heldout", "heldout_photos", "main"]
+__all__ = ["evaluate_heldout", "heldout_photos", "threshold_sweep", "main"]
 
 
 def heldout_photos(
@@ -43,11 +45,16 @@ def _angle_err(pred: float, true: float) -> float:
     return abs((pred - true + 180.0) % 360.0 - 180.0)
 
 
-def _locators(segmenter: Segmenter, rotationnet: Any | None, use_rn: bool) -> dict[str, Any]:
+def _locators(
+    segmenter: Segmenter, rotationnet: Any | None, use_rn: bool, base: Any | None = None
+) -> dict[str, Any]:
+    from dataclasses import replace
+
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    return {c: Locator(segmenter, rotationnet, LocateConfig(coin=c, use_rotationnet=use_rn)) for c in COINS}
+    cfg = base or LocateConfig()
+    return {c: Locator(segmenter, rotationnet, replace(cfg, coin=c, use_rotationnet=use_rn)) for c in COINS}
 
 
 def _match(screws: list[Any], truth: np.ndarray) -> Any | None:
@@ -73,8 +80,12 @@ def evaluate_heldout(
     width: int = 512,
     height: int = 384,
     seed: int = HELDOUT_SEED,
+    config: Any | None = None,
 ) -> dict[str, float]:
-    """All must-show figures on held-out studio photos.
+    """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
+
+    ``config`` (a :class:`core.locate.LocateConfig`, default settings when None) sets the locator; its coin
+    and RotationNet switch are set per photo / variant here.
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -83,7 +94,7 @@ def evaluate_heldout(
         ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
         and ``latency_ms_median`` of one locate call.
     """
-    locs = _locators(segmenter, rotationnet, use_rn=rotationnet is not None)
+    locs = _locators(segmenter, rotationnet, use_rn=rotationnet is not None, base=config)
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
     lerr: list[float] = []
@@ -119,17 +130,23 @@ def evaluate_heldout(
     out["length_err_median"] = float(np.median(lerr)) if lerr else nan
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
-    out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1))
+    out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config))
     return out
 
 
 def _short_head_side(
-    segmenter: Segmenter, rotationnet: Any | None, n: int, width: int, height: int, seed: int
+    segmenter: Segmenter,
+    rotationnet: Any | None,
+    n: int,
+    width: int,
+    height: int,
+    seed: int,
+    config: Any | None = None,
 ) -> dict[str, float]:
     """Head side correct on short screws, geometry only and (when given) with RotationNet."""
-    variants = {"geometry": _locators(segmenter, None, use_rn=False)}
+    variants = {"geometry": _locators(segmenter, None, use_rn=False, base=config)}
     if rotationnet is not None:
-        variants["rotationnet"] = _locators(segmenter, rotationnet, use_rn=True)
+        variants["rotationnet"] = _locators(segmenter, rotationnet, use_rn=True, base=config)
     hits: dict[str, list[bool]] = {k: [] for k in variants}
     for photo in heldout_photos(n, "short", seed, width, height):
         truth, _ = studio_masks(photo)
@@ -142,10 +159,41 @@ def _short_head_side(
     return {f"short_head_side_correct_{k}": float(np.mean(v)) if v else float("nan") for k, v in hits.items()}
 
 
+def threshold_sweep(
+    segmenter: Segmenter,
+    thresholds: list[float],
+    n: int,
+    seed: int = VAL_SEED,
+    width: int = 512,
+    height: int = 384,
+) -> dict[str, dict[str, float]]:
+    """Pooled pixel IoU per class of the cleaned instance masks at each threshold (one network pass a photo).
+
+    Returns:
+        ``{"0.5": {"iou_screw": ..., "iou_coin": ...}, ...}``.
+    """
+    acc = {t: {c: np.zeros(2) for c in segmenter.classes} for t in thresholds}  # intersection, union
+    for photo in heldout_photos(n, "search", seed, width, height):
+        probs = segmenter.probabilities(photo.image)
+        min_area = max(12, int(segmenter.min_area_frac * width * height))
+        truth = dict(zip(("screw", "coin"), studio_masks(photo), strict=True))
+        for t in thresholds:
+            for i, c in enumerate(segmenter.classes):
+                m = np.zeros((height, width), bool)
+                for blob in clean_instances(probs[i], t, min_area):
+                    m |= blob
+                gt = truth[c]
+                acc[t][c] += [(m & gt).sum(), (m | gt).sum()]
+    return {
+        f"{t:g}": {f"iou_{c}": float(v[0] / max(v[1], 1)) for c, v in per.items()} for t, per in acc.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.checkpoints import build_from_checkpoint
+    from core.locate.pipeline import LocateConfig
     from core.paths import models_dir
     from core.segment.model import load_segmenter
 
@@ -154,18 +202,51 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-short", type=int, default=50, help="held-out short-screw photos")
     p.add_argument("--segmenter", default=str(models_dir() / "segmenter" / "segmenter.safetensors"))
     p.add_argument("--rotationnet", default=None)
-    p.add_argument("--infer-size", type=int, default=256, help="longer side the segmenter sees")
-    p.add_argument("--threshold", type=float, default=0.5, help="pixel probability threshold")
+    p.add_argument(
+        "--infer-size", type=int, default=DEFAULT_INFER_SIZE, help="longer side the segmenter sees"
+    )
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="pixel probability threshold")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--split", choices=("heldout", "val"), default="heldout", help="photo streams to use")
+    p.add_argument("--flip-tta", action="store_true", help="average with the mirrored photo's pass")
+    p.add_argument("--refine-zoom", type=float, default=1.0, help="second pass around screws (1 = off)")
+    p.add_argument("--sweep", default="", help="comma-separated thresholds: print pixel IoU at each only")
+    p.add_argument("--no-coin-disc", action="store_true", help="keep the raw coin masks")
+    p.add_argument("--max-coins", type=int, default=LocateConfig.max_coins, help="coin blobs kept (0 = all)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    seg = Segmenter(load_segmenter(a.segmenter), infer_size=a.infer_size, threshold=a.threshold)
+    seed = VAL_SEED if a.split == "val" else HELDOUT_SEED
+    seg = Segmenter(
+        load_segmenter(a.segmenter),
+        infer_size=a.infer_size,
+        threshold=a.threshold,
+        flip_tta=a.flip_tta,
+        refine_zoom=a.refine_zoom,
+    )
+    if a.sweep:
+        try:
+            ts = [float(t) for t in a.sweep.split(",")]
+        except ValueError as e:
+            from core.errors import ConfigError
+
+            raise ConfigError(f"--sweep takes numbers like 0.3,0.5, got {a.sweep!r}", field="sweep") from e
+        print(json.dumps(threshold_sweep(seg, ts, a.n, seed), indent=2))
+        return 0
     rn = None
     if a.rotationnet:
         from core.pose.rotationnet import create_rotationnet
 
         rn = build_from_checkpoint(a.rotationnet, create_rotationnet).eval()
-    print(json.dumps(evaluate_heldout(seg, rn, a.n, a.n_short), indent=2))
+    cfg = LocateConfig(coin_disc=not a.no_coin_disc, max_coins=a.max_coins)
+    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg)
+    settings = {
+        "split": a.split,
+        "infer_size": a.infer_size,
+        "threshold": a.threshold,
+        "max_coins": a.max_coins,
+    }
+    settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
+    print(json.dumps({**settings, **out}, indent=2))
     return 0
 
 

@@ -12,9 +12,20 @@ from numpy.typing import NDArray
 from core.errors import InputError
 from core.segment.model import SegmenterNet
 
-__all__ = ["Segmentation", "Segmenter", "clean_instances", "check_image"]
+__all__ = [
+    "Segmentation",
+    "Segmenter",
+    "clean_instances",
+    "check_image",
+    "DEFAULT_INFER_SIZE",
+    "DEFAULT_THRESHOLD",
+]
 
 MIN_SIDE = 16
+#: Settings of the shipped segmenter (models/segmenter/MODEL_CARD.md): it was trained on 512x384 studio
+#: photos, and the threshold was chosen on the validation stream.
+DEFAULT_INFER_SIZE = 512
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,17 +100,25 @@ class Segmenter:
         threshold: probability above which a pixel belongs to a class.
         min_area_frac: blobs smaller than this fraction of the photo (and than 12 px) are dropped.
         threads: torch CPU threads (None leaves the setting alone).
+        flip_tta: also run the left-right mirrored photo and average the two probability maps (about twice
+            the network time; smoother edges).
+        refine_zoom: when > 1, a second pass on a crop around each screw, enlarged up to this factor (see
+            :meth:`probabilities`); 1 = off.
     """
 
     def __init__(
         self,
         model: SegmenterNet,
-        infer_size: int = 384,
-        threshold: float = 0.5,
+        infer_size: int = DEFAULT_INFER_SIZE,
+        threshold: float = DEFAULT_THRESHOLD,
         min_area_frac: float = 2e-4,
         threads: int | None = None,
+        flip_tta: bool = False,
+        refine_zoom: float = 1.0,
     ):
         self.model = model.eval()
+        self.flip_tta = bool(flip_tta)
+        self.refine_zoom = float(refine_zoom)
         self.infer_size = int(infer_size)
         self.threshold = float(threshold)
         self.min_area_frac = float(min_area_frac)
@@ -111,20 +130,60 @@ class Segmenter:
         return tuple(self.model.arch.classes)
 
     def probabilities(self, image: NDArray[np.uint8]) -> NDArray[np.float32]:
-        """(C, H, W) float32 probabilities at the photo's size for a (H, W, 3) uint8 RGB photo."""
+        """(C, H, W) float32 probabilities at the photo's size for a (H, W, 3) uint8 RGB photo.
+
+        With ``refine_zoom`` > 1, each screw found in the first pass is run again on a crop around it,
+        enlarged by up to that factor (thin shanks get more pixels), and its box takes those probabilities.
+        """
         img = check_image(image)
         h, w = img.shape[:2]
-        s = self.infer_size / max(h, w)
+        probs = self._net_probs(img, self.infer_size / max(h, w))
+        if self.refine_zoom > 1.0 and "screw" in self.classes:
+            self._refine(img, probs, self.classes.index("screw"))
+        return probs
+
+    def _net_probs(self, img: NDArray[np.uint8], s: float) -> NDArray[np.float32]:
+        """Network probabilities of ``img`` resized by ``s``, back at ``img``'s size: (C, H, W)."""
+        h, w = img.shape[:2]
         nh, nw = max(int(round(h * s)), 1), max(int(round(w * s)), 1)
-        small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        small = img
+        if (nh, nw) != (h, w):
+            small = np.asarray(
+                cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR),
+                np.uint8,
+            )
         ph, pw = (-nh) % 32, (-nw) % 32
-        small = cv2.copyMakeBorder(
-            small, 0, ph, 0, pw, cv2.BORDER_REFLECT_101 if min(nh, nw) > 1 else cv2.BORDER_CONSTANT
-        )
-        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().to(self.model.device)  # (1, 3, H', W')
+        border = cv2.BORDER_REFLECT_101 if min(nh, nw) > 1 else cv2.BORDER_CONSTANT
+        views = [small] + ([np.ascontiguousarray(small[:, ::-1])] if self.flip_tta else [])
+        # Each view is padded on its own right/bottom, so the mirror sees the mirrored photo, not its padding.
+        batch = np.stack([cv2.copyMakeBorder(v, 0, ph, 0, pw, border) for v in views])  # (B, H', W', 3)
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(self.model.device)  # (B, 3, H', W')
         with torch.inference_mode():
-            p = torch.sigmoid(self.model(x))[0, :, :nh, :nw].float().cpu().numpy()  # (C, nh, nw)
+            out = torch.sigmoid(self.model(x))[:, :, :nh, :nw]  # (B, C, nh, nw)
+            prob = out[0] if not self.flip_tta else 0.5 * (out[0] + out[1].flip(2))
+            p = prob.float().cpu().numpy()  # (C, nh, nw)
+        if (nh, nw) == (h, w):
+            return np.ascontiguousarray(p, dtype=np.float32)
         return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in p]).astype(np.float32)
+
+    def _refine(self, img: NDArray[np.uint8], probs: NDArray[np.float32], ch: int) -> None:
+        """Second pass on a zoomed crop around each screw blob; writes into ``probs`` in place."""
+        h, w = img.shape[:2]
+        m = (probs[ch] >= self.threshold).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        min_area = max(12, int(self.min_area_frac * h * w))
+        for k in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[k])
+            if area < min_area:
+                continue
+            pad = 16 + int(0.1 * max(bw, bh))
+            x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+            # Never more pixels than a full pass: the zoom shrinks for large screws.
+            z = min(self.refine_zoom, self.infer_size / max(x1 - x0, y1 - y0))
+            if z < 1.1 or min(x1 - x0, y1 - y0) < MIN_SIDE:
+                continue
+            crop = self._net_probs(np.ascontiguousarray(img[y0:y1, x0:x1]), z)  # (C, h', w')
+            probs[ch, y0:y1, x0:x1] = crop[ch]
 
     def predict(self, image: NDArray[np.uint8]) -> Segmentation:
         """Probabilities and cleaned instance masks for one (H, W, 3) uint8 RGB photo (XY pixel frame)."""

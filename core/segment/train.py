@@ -51,6 +51,10 @@ class SegTrainOptions:
     export: str = ""  # .safetensors path for the best weights (+ arch); empty = do not export
     threads: int = 2
     data_seed: int = TRAIN_SEED
+    decoder_channels: tuple[int, ...] = (32, 24, 16, 16, 8)
+    zoom: tuple[float, float] = (1.0, 1.0)  # random zoom range of training crops (log-uniform)
+    focus: float = 0.0  # chance a training crop is centred on a labelled object pixel
+    init: str = ""  # segmenter .safetensors to start from (same encoder and decoder); empty = random init
 
 
 def render_shape(size: int) -> tuple[int, int]:
@@ -121,7 +125,11 @@ def build_data(opt: SegTrainOptions) -> tuple[Any, Any]:
     h, w = render_shape(opt.size)
     if opt.crop and (opt.crop % 32 or opt.crop > h):
         raise ConfigError(f"crop must be 0 or a multiple of 32 <= {h}, got {opt.crop}", field="crop")
-    datasets: list[Any] = [StudioSegDataset(opt.n_train, opt.data_seed, w, h, opt.search_share, opt.crop)]
+    datasets: list[Any] = [
+        StudioSegDataset(
+            opt.n_train, opt.data_seed, w, h, opt.search_share, opt.crop, zoom=opt.zoom, focus=opt.focus
+        )
+    ]
     for d in filter(None, (s.strip() for s in opt.labelme_dirs.split(","))):
         side = opt.crop or None
         datasets.append(LabelmeSegDataset(d, CLASSES, side if side else (h, w)))
@@ -143,7 +151,12 @@ def run(train: Any, options: SegTrainOptions | None) -> Any:
         raise ConfigError(f"unknown loss {opt.loss!r}; valid: tversky, dice", field="loss")
     torch.set_num_threads(max(1, opt.threads))
     set_seed(train.seed)
-    model = create_segmenter(opt.encoder)
+    model = create_segmenter(opt.encoder, decoder_channels=opt.decoder_channels)
+    if opt.init:
+        from core.checkpoints import load_checkpoint, load_into
+
+        # Strict: a file of another architecture is a CheckpointError naming it, not a silent partial load.
+        load_into(model, load_checkpoint(opt.init).state_dict, strict=True)
     train_ds, val_ds = build_data(opt)
     alpha, beta = (0.5, 0.5) if opt.loss == "dice" else (opt.alpha, opt.beta)
     step = make_step(SegLoss(alpha, beta, opt.bce_weight), CLASSES)
@@ -198,7 +211,10 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "best") -> Pat
     except (OSError, ValueError) as e:
         raise ConfigError("cannot read the run's config.json", path=run_dir / "config.json") from e
     extra = cfg.get("extra", cfg)
-    model = create_segmenter(str(extra.get("encoder", SegTrainOptions.encoder)))
+    model = create_segmenter(
+        str(extra.get("encoder", SegTrainOptions.encoder)),
+        decoder_channels=tuple(extra.get("decoder_channels", SegTrainOptions.decoder_channels)),
+    )
     data = load_run_checkpoint(ckpt)
     model.load_state_dict(data["model"])
     meta = {

@@ -109,7 +109,9 @@ def test_results_file_and_quick_mode(fake_pkg, tmp_path: Path):
     assert "## g1" in text and "| slow | 3 |" in text
     assert text.count("_Measured ") == text.count("\n## ") and "--only fig" in text
     rd = readme.read_text()
-    assert "old" not in rd and "### fig" in rd and "| held-out | 0.75 | test |" in rd and rd.endswith("tail\n")
+    assert (
+        "old" not in rd and "### fig" in rd and "| held-out | 0.75 | test |" in rd and rd.endswith("tail\n")
+    )
 
 
 def test_failures_are_reported_not_fatal(fake_pkg, tmp_path: Path):

@@ -1,12 +1,37 @@
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 
 from core.errors import NoScrewFoundError
 from core.pose import axis_from_mask, canonicalize, head_side
-from core.segment.scenes import screw_polygon
+
+
+def screw_polygon(
+    length: float, diameter: float, head_d: float, head_h: float, tip_len: float, pitch: float
+) -> np.ndarray:
+    """Screw outline head-up (-y), centred on the origin, (N, 2) XY: domed head, threaded shank, tip."""
+    top, bottom = -length / 2.0, length / 2.0
+    arc_h = 0.35 * head_h
+    head = []
+    for k in range(9):  # domed pan head, left to right
+        a = math.pi * (1 - k / 8)
+        head.append((head_d / 2 * math.cos(a), top + arc_h * (1 - math.sin(a))))
+    y0 = top + head_h
+    y1 = max(bottom - tip_len, y0 + pitch)
+    right = [(head_d / 2, y0), (diameter / 2, y0)]
+    y, crest = y0 + pitch / 2, False
+    root = diameter / 2 - 0.06 * diameter
+    while y < y1:
+        right.append((diameter / 2 if crest else root, y))
+        crest, y = not crest, y + pitch / 2
+    right.append((diameter / 2, y1))
+    right.append((0.1 * diameter, bottom))
+    left = [(-x, yy) for x, yy in reversed(right)]
+    return np.array(head + right + left, dtype=np.float64)
 
 
 def _screw_mask(angle: float, size: int = 200, length: float = 120, diameter: float = 16) -> np.ndarray:

@@ -33,7 +33,10 @@ class _OracleSegmenter:
         self.screw, self.coin = screw, coin
 
     def predict(self, image: np.ndarray) -> Segmentation:
-        inst = {"screw": [self.screw] if self.screw.any() else [], "coin": [self.coin] if self.coin.any() else []}
+        inst = {
+            "screw": [self.screw] if self.screw.any() else [],
+            "coin": [self.coin] if self.coin.any() else [],
+        }
         probs = np.stack([self.screw, self.coin]).astype(np.float32)
         return Segmentation(probs=probs, classes=("screw", "coin"), instances=inst)
 
