@@ -1,8 +1,10 @@
-"""``python -m core.attributes crops|evaluate|ablation``.
+"""``python -m core.attributes crops|merge|evaluate|ablation``.
 
 ``crops --n 3000 --seed 100 --out runs/attributes/crops-train.npz`` renders studio photos and writes the
 four attribute inputs per screw plus the whole-photo and box views (see :mod:`core.attributes.data`).
 Train with ``python -m core.train attributes --set attribute=head --set train=... --set val=...``;
+``crops ... --segmenter FILE`` cuts them from a segmenter's masks instead, as the search engine does;
+``merge a.npz b.npz --out c.npz`` stacks crop files (e.g. exact-mask and predicted-mask crops) for training.
 ``evaluate --model models/attributes/thread.safetensors`` scores a checkpoint on the held-out crops.
 ``ablation --out docs/attributes/ablation.md`` trains one classifier per attribute on the whole photo, the
 box and the part crop, and writes the held-out accuracy table (see :mod:`core.attributes.ablation`).
@@ -28,6 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--width", type=int, default=960)
     c.add_argument("--height", type=int, default=720)
     c.add_argument("--out", required=True)
+    c.add_argument(
+        "--segmenter",
+        default=None,
+        help="cut crops from this segmenter's masks, as the search engine does (default: exact masks)",
+    )
+    c.add_argument("--rotationnet", default=None, help="with --segmenter: RotationNet for short screws")
+    m = sub.add_parser("merge", help="stack crop files into one training file")
+    m.add_argument("inputs", nargs="+", help="crop files (.npz) written by `crops`")
+    m.add_argument("--out", required=True)
     e = sub.add_parser("evaluate", help="held-out accuracy of a saved classifier on a crop file")
     e.add_argument("--model", required=True, help="e.g. models/attributes/thread.safetensors")
     e.add_argument("--crops", default="runs/attributes/crops-test.npz", help="held-out crops (seed 300)")
@@ -91,9 +102,17 @@ def main(argv: list[str] | None = None) -> int:
 
             print(evaluate_model(args.model, args.crops).report())
             return 0
-        from core.attributes.data import build_crop_arrays, save_crop_arrays
+        from core.attributes.data import build_crop_arrays, merge_crop_arrays, save_crop_arrays
 
-        arrays = build_crop_arrays(args.n, args.seed, args.width, args.height)
+        if args.cmd == "merge":
+            merged = merge_crop_arrays(args.inputs)
+            path = save_crop_arrays(args.out, merged)
+            print(f"wrote {len(merged['y_head'])} screws to {path}")
+            return 0
+
+        arrays = build_crop_arrays(
+            args.n, args.seed, args.width, args.height, segmenter=args.segmenter, rotationnet=args.rotationnet
+        )
         path = save_crop_arrays(args.out, arrays)
         print(f"wrote {len(arrays['y_head'])} screws to {path}")
     except FvwError as e:

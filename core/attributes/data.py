@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -49,6 +49,7 @@ __all__ = [
     "build_crop_arrays",
     "save_crop_arrays",
     "load_crop_arrays",
+    "merge_crop_arrays",
 ]
 
 INPUT_SIZE: dict[str, tuple[int, int]] = {
@@ -256,8 +257,26 @@ def _polygon_mask(poly: NDArray[np.float64], h: int, w: int) -> NDArray[np.bool_
     return m.astype(bool)
 
 
+def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_]) -> Any:
+    """The pipeline's own view of the screw whose predicted mask overlaps ``truth`` best (IoU >= 0.5), or None.
+
+    Returns the ``core.locate`` ScrewResult (predicted mask, pipeline angle, canonical screw).
+    """
+    try:
+        found = locator.locate(image).screws
+    except NoScrewFoundError:
+        return None
+    best, best_iou = None, 0.5
+    for s in found:
+        inter = float(np.logical_and(s.mask, truth).sum())
+        iou = inter / max(float(np.logical_or(s.mask, truth).sum()), 1.0)
+        if iou >= best_iou:
+            best, best_iou = s, iou
+    return best
+
+
 def _studio_samples(
-    n: int, seed: int, width: int, height: int
+    n: int, seed: int, width: int, height: int, locator: Any = None
 ) -> Iterator[tuple[dict[str, NDArray[np.uint8]], dict[str, int]]]:
     from core.attributes.views import ablation_views
     from core.catalog.catalog import load_arrays
@@ -273,7 +292,14 @@ def _studio_samples(
             continue  # coin-only photo
         mask = _polygon_mask(photo.screw_polygon, *photo.image.shape[:2])
         try:
-            crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]))
+            if locator is None:  # exact masks and the renderer's angle
+                crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]))
+            else:  # what the search engine will see: predicted mask, pipeline angle
+                screw = _predicted(locator, photo.image, mask)
+                if screw is None:
+                    continue  # the segmenter missed this screw: nothing the engine could classify either
+                canon, mask = screw.canonical, screw.mask
+                crops = crops_from_canonical(canon)
         except NoScrewFoundError:
             continue
         labels = {a: index_of(a, v) for a, v in photo.sku.attributes().items()}
@@ -283,9 +309,19 @@ def _studio_samples(
 
 
 def build_crop_arrays(
-    n: int, seed: int, width: int = 960, height: int = 720, progress: bool = True
+    n: int,
+    seed: int,
+    width: int = 960,
+    height: int = 720,
+    progress: bool = True,
+    segmenter: str | Path | None = None,
+    rotationnet: str | Path | None = None,
 ) -> dict[str, NDArray]:
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
+
+    With ``segmenter`` (a checkpoint), crops are cut the way the search engine cuts them — from that
+    segmenter's mask of the screw and the pipeline's head direction (``rotationnet`` when given) — instead of
+    from the exact mask and the renderer's angle; screws the segmenter misses are skipped.
 
     Returns:
         ``{"head": (N, 48, 48, 3) uint8, ..., "photo": (N, 96, 128, 3), "box": (N, 96, 96, 3),
@@ -297,7 +333,12 @@ def build_crop_arrays(
 
     xs: dict[str, list[NDArray[np.uint8]]] = {k: [] for k in (*INPUT_SIZE, *VIEW_SIZE, *EXPERIMENT_SIZE)}
     ys: dict[str, list[int]] = {k: [] for k in (*INPUT_SIZE, "sku_row")}
-    it = _studio_samples(n, seed, width, height)
+    locator = None
+    if segmenter is not None:
+        from core.locate import Locator
+
+        locator = Locator.from_files(segmenter, rotationnet, threads=1)
+    it = _studio_samples(n, seed, width, height, locator)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
         for k, v in crops.items():
             xs[k].append(v)
@@ -318,6 +359,28 @@ def save_crop_arrays(path: str | Path, arrays: dict[str, NDArray]) -> Path:
     np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(path)
     return path
+
+
+def merge_crop_arrays(paths: list[str] | list[Path]) -> dict[str, NDArray]:
+    """Stack crop files along the screw axis (the keys all files share).
+
+    Raises:
+        DatasetError: fewer than one file, or two files whose crops of one key differ in size.
+    """
+    parts = [load_crop_arrays(p) for p in paths]
+    if not parts:
+        raise DatasetError("nothing to merge; give at least one crop file")
+    keys = sorted(set.intersection(*(set(a) for a in parts)))
+    out: dict[str, NDArray] = {}
+    for k in keys:
+        shapes = {a[k].shape[1:] for a in parts}
+        if len(shapes) > 1:
+            raise DatasetError(
+                f"crop files disagree on the size of {k!r} ({sorted(shapes)}); rebuild them with the same "
+                "version of `python -m core.attributes crops`"
+            )
+        out[k] = np.concatenate([a[k] for a in parts])
+    return out
 
 
 def load_crop_arrays(path: str | Path) -> dict[str, NDArray]:

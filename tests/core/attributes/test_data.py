@@ -99,3 +99,55 @@ def test_tip_tall_is_the_last_three_shank_widths():
     assert t.shape == (*EXPERIMENT_SIZE["tip_tall"], 3)
     assert t[..., 0].max() == 0 and t[..., 2].max() == 0  # rows 70-99 only: green, no head, no blue
     assert (t[..., 1] > 128).sum() > 0.4 * t.shape[0] * t.shape[1] * 10 / 14  # fills the frame's height
+
+
+def test_crops_from_a_segmenter_and_merge(tmp_path):
+    """Crops cut as the engine cuts them (a segmenter's masks) stack with exact-mask crops for training."""
+    pytest.importorskip("torch")
+    from core.attributes.data import build_crop_arrays, merge_crop_arrays, save_crop_arrays
+    from core.errors import DatasetError
+    from core.paths import models_dir
+
+    exact = build_crop_arrays(4, seed=5, width=320, height=240, progress=False)
+    shipped = models_dir() / "segmenter" / "segmenter.safetensors"
+    if shipped.is_file():  # the engine's view: the shipped segmenter's masks, same crop sizes
+        pred = build_crop_arrays(6, seed=5, progress=False, segmenter=shipped)
+        assert 1 <= len(pred["y_head"]) <= 6
+        assert all(pred[k].shape[1:] == exact[k].shape[1:] for k in INPUT_SIZE)
+    a = save_crop_arrays(tmp_path / "a.npz", exact)
+    b = save_crop_arrays(tmp_path / "b.npz", {k: v[:2] for k, v in exact.items()})
+    merged = merge_crop_arrays([a, b])
+    n = len(exact["y_head"])
+    assert len(merged["y_head"]) == n + 2 and merged["head"].shape[1:] == exact["head"].shape[1:]
+    assert (merged["y_tip"][n:] == exact["y_tip"][:2]).all()
+    bad = save_crop_arrays(tmp_path / "bad.npz", {"head": exact["head"][:, :10], "y_head": exact["y_head"]})
+    with pytest.raises(DatasetError, match="disagree"):
+        merge_crop_arrays([a, bad])
+
+
+def test_predicted_screw_is_the_best_overlap_above_half():
+    from types import SimpleNamespace
+
+    from core.attributes.data import _predicted
+    from core.errors import NoScrewFoundError
+
+    truth = np.zeros((20, 20), bool)
+    truth[5:15, 8:12] = True
+    near = SimpleNamespace(mask=np.roll(truth, 1, axis=0))  # IoU 36/44
+    far = SimpleNamespace(mask=np.roll(truth, 9, axis=0))  # IoU 1/19
+    same = SimpleNamespace(mask=truth.copy())
+
+    class Fake:
+        def __init__(self, screws):
+            self.screws = screws
+
+        def locate(self, image):
+            if not self.screws:
+                raise NoScrewFoundError("none")
+            return SimpleNamespace(screws=self.screws)
+
+    image = np.zeros((20, 20, 3), np.uint8)
+    assert _predicted(Fake([far, near, same]), image, truth) is same
+    assert _predicted(Fake([far, near]), image, truth) is near
+    assert _predicted(Fake([far]), image, truth) is None
+    assert _predicted(Fake([]), image, truth) is None
