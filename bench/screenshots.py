@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve, streamlit_command
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 # (url path, file name, seconds to let the page settle)
 PAGES: tuple[tuple[str, str, float], ...] = (
     ("", "home.png", 3.0),
@@ -30,25 +27,6 @@ PAGES: tuple[tuple[str, str, float], ...] = (
     ("texture", "texture.png", 8.0),
     ("redundancy", "redundancy.png", 3.0),
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError("streamlit exited before it served the workbench")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"the workbench did not answer at {url} within {timeout:.0f} s")
 
 
 def _render_dataset(root: Path, n: int) -> tuple[float, float, int]:
@@ -67,6 +45,8 @@ def _render_dataset(root: Path, n: int) -> tuple[float, float, int]:
     screw = next(s for s in label.shapes if s.label == "screw")
     xs = [p[0] for p in screw.points]
     ys = [p[1] for p in screw.points]
+    if not label.image_width:
+        raise RuntimeError(f"{first} has no imageWidth; the studio always writes it")
     first.unlink()  # the Label page opens on the next unlabelled photo: this one
     return sum(xs) / len(xs), sum(ys) / len(ys), int(label.image_width)
 
@@ -80,34 +60,29 @@ def take(out_dir: Path, chromium: str, n_photos: int = 12) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="fvw-shots-") as tmp:
         ann = Path(tmp) / "annotations"
         target = _render_dataset(ann, n_photos)
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FVW_ANNOTATIONS": str(ann),
             "FVW_RUNS": str(Path(tmp) / "runs"),
             "FVW_NO_DEFAULT_DATASET": "1",
         }
-        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "apps" / "workbench.py"),
-               "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait(f"http://127.0.0.1:{port}/_stcore/health", proc)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1500, "height": 1500})
-                written.append(_label(page, port, target, out_dir / "label.png"))
-                for path, name, settle in PAGES:
-                    page.goto(f"http://127.0.0.1:{port}/{path}")
-                    page.wait_for_selector("[data-testid=stMain]", timeout=60_000)
-                    page.wait_for_timeout(int(settle * 1000))
-                    _wait_idle(page)
-                    page.screenshot(path=str(out_dir / name), full_page=True)
-                    written.append(out_dir / name)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        app = streamlit_command(REPO / "apps" / "workbench.py", port)
+        with (
+            serve(app, f"http://127.0.0.1:{port}/_stcore/health", cwd=REPO, env=env),
+            sync_playwright() as pw,
+        ):
+            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1500})
+            written.append(_label(page, port, target, out_dir / "label.png"))
+            for path, name, settle in PAGES:
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.wait_for_selector("[data-testid=stMain]", timeout=60_000)
+                page.wait_for_timeout(int(settle * 1000))
+                _wait_idle(page)
+                page.screenshot(path=str(out_dir / name), full_page=True)
+                written.append(out_dir / name)
+            browser.close()
     return written
 
 
@@ -144,7 +119,7 @@ def _label(page: object, port: int, target: tuple[float, float, int], shot: Path
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.screenshots", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    p.add_argument("--chromium", default=CHROMIUM)
     p.add_argument("--photos", type=int, default=12)
     args = p.parse_args(argv)
     if not Path(args.chromium).exists():

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -23,26 +19,6 @@ pytestmark = [
     ),
 ]
 HERE = Path(__file__).resolve().parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def test_upload_and_read_top_sku(tmp_path):
@@ -52,31 +28,21 @@ def test_upload_and_read_top_sku(tmp_path):
     arr = np.full((240, 320, 3), 90, np.uint8)
     arr[100:140, 60:260] = 210
     Image.fromarray(arr).save(photo)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "serve_search_fake.py"), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait(url, proc)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(url)
-            page.locator("input[type=file]").first.set_input_files(str(photo))
-            page.wait_for_timeout(1000)
-            page.get_by_role("button", name="Search").click()
-            page.get_by_text("FVW-000000").first.wait_for(timeout=30_000)
-            text = page.inner_text("body")
-            assert "FVW-000000" in text and "FVW-000009" in text
-            # Fake results: the picture stays in tmp; the README's docs/screenshots/search.png comes from the
-            # real-engine test (test_search_browser_real.py, FVW_SCREENSHOTS=1).
-            shot = tmp_path / "search-fake.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 0
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.locator("input[type=file]").first.set_input_files(str(photo))
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("FVW-000000").first.wait_for(timeout=30_000)
+        text = page.inner_text("body")
+        assert "FVW-000000" in text and "FVW-000009" in text
+        # Fake results: the picture stays in tmp; the README's docs/screenshots/search.png comes from the
+        # real-engine test (test_search_browser_real.py, FVW_SCREENSHOTS=1).
+        shot = tmp_path / "search-fake.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 0
+        browser.close()

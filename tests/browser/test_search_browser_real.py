@@ -9,17 +9,13 @@ request), otherwise into the test's tmp folder.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -29,26 +25,6 @@ pytestmark = [
 ]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "screenshots" / "search.png"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def test_real_app_ranks_a_studio_photo(tmp_path):
@@ -63,33 +39,23 @@ def test_real_app_ranks_a_studio_photo(tmp_path):
     assert photo.jpeg is not None and photo.sku is not None
     path = tmp_path / "screw_and_coin.jpg"
     path.write_bytes(photo.jpeg)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "apps" / "search.py"), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait(url, proc)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(url)
-            page.locator("input[type=file]").first.set_input_files(str(path))
-            page.wait_for_timeout(1500)
-            page.get_by_role("button", name="Search").click()
-            page.get_by_text("Timings:").first.wait_for(timeout=120_000)
-            page.wait_for_timeout(2000)  # let the galleries load their images
-            text = page.inner_text("body")
-            assert "Length" in text and "mm" in text
-            assert text.count("FVW-") >= 10, text[:2000]  # ten ranked SKUs (gallery captions + table)
-            shot = SCREENSHOT if os.environ.get("FVW_SCREENSHOTS") else tmp_path / "search.png"
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 0
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    app = [sys.executable, str(REPO / "apps" / "search.py"), "--port", str(port)]
+    with serve(app, url, cwd=REPO, timeout=180.0), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.locator("input[type=file]").first.set_input_files(str(path))
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("Timings:").first.wait_for(timeout=120_000)
+        page.wait_for_timeout(2000)  # let the galleries load their images
+        text = page.inner_text("body")
+        assert "Length" in text and "mm" in text
+        assert text.count("FVW-") >= 10, text[:2000]  # ten ranked SKUs (gallery captions + table)
+        shot = SCREENSHOT if os.environ.get("FVW_SCREENSHOTS") else tmp_path / "search.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 0
+        browser.close()

@@ -4,19 +4,15 @@ click its screw once with the offline backend, and find a labelme JSON on disk t
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve, streamlit_command
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -24,46 +20,6 @@ pytestmark = [
     ),
 ]
 REPO = Path(__file__).resolve().parents[2]
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-
-# Used only until apps/workbench.py wires in the Label page: the same navigation, one page.
-_ENTRY = """
-import sys
-sys.path.insert(0, {repo!r})
-import streamlit as st
-st.set_page_config(page_title="Fastener Vision Workbench", layout="wide")
-def home():
-    st.write("home")
-st.navigation([st.Page(home, title="Home", default=True), st.Page({page!r}, title="Label")]).run()
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 40.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(url)
-
-
-def _entry(tmp_path: Path) -> Path:
-    workbench = REPO / "apps" / "workbench.py"
-    if "label.py" in workbench.read_text():
-        return workbench
-    entry = tmp_path / "workbench_label.py"
-    entry.write_text(_ENTRY.format(repo=str(REPO), page=str(REPO / "apps" / "views" / "label.py")))
-    return entry
 
 
 def test_label_one_photo_with_clicks_in_chromium(tmp_path):
@@ -84,66 +40,39 @@ def test_label_one_photo_with_clicks_in_chromium(tmp_path):
     first = next_click(np.zeros((480, 640), bool), gt.astype(bool))
     assert first is not None
     (cx, cy), _ = first
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FVW_ANNOTATIONS": str(tmp_path / "annotations"),
         "FVW_MODELS": str(tmp_path / "models"),
         "FVW_RUNS": str(tmp_path / "runs"),
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(_entry(tmp_path)),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],  # fmt: skip
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     json_path = ds / "photo.json"
-    try:
-        _wait(f"http://127.0.0.1:{port}/_stcore/health", proc)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/label")
-            frame = page.frame_locator("iframe[title*='streamlit_image_coordinates']")
-            image = frame.locator("img#image")
-            image.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
-            dialog = page.locator("[data-testid=stDialog]")
-            assert dialog.count() == 0, dialog.first.inner_text()
-            box = image.bounding_box()
-            assert box is not None and box["width"] > 100
-            sx = box["width"] / 640
-            image.click(position={"x": cx * sx, "y": cy * sx})
-            t0 = time.time()
-            while not json_path.exists() and time.time() - t0 < 20:
-                time.sleep(0.2)
-            assert json_path.exists(), "no autosave after the click"
-            page.get_by_text("1 shapes · autosaved to photo.json").wait_for(timeout=20_000)
-            # README pictures come from `make screenshots` (bench/screenshots.py); this one stays in tmp.
-            shot = tmp_path / "label.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 0
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    app = streamlit_command(REPO / "apps" / "workbench.py", port)
+    with serve(app, f"http://127.0.0.1:{port}/_stcore/health", cwd=REPO, env=env), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/label")
+        frame = page.frame_locator("iframe[title*='streamlit_image_coordinates']")
+        image = frame.locator("img#image")
+        image.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        dialog = page.locator("[data-testid=stDialog]")
+        assert dialog.count() == 0, dialog.first.inner_text()
+        box = image.bounding_box()
+        assert box is not None and box["width"] > 100
+        sx = box["width"] / 640
+        image.click(position={"x": cx * sx, "y": cy * sx})
+        t0 = time.time()
+        while not json_path.exists() and time.time() - t0 < 20:
+            time.sleep(0.2)
+        assert json_path.exists(), "no autosave after the click"
+        page.get_by_text("1 shapes · autosaved to photo.json").wait_for(timeout=20_000)
+        # README pictures come from `make screenshots` (bench/screenshots.py); this one stays in tmp.
+        shot = tmp_path / "label.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 0
+        browser.close()
 
     from labelme._label_file import LabelFile as LabelmeFile
 
