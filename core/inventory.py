@@ -20,6 +20,7 @@ __all__ = [
     "ModelInfo",
     "find_datasets",
     "find_models",
+    "is_segmenter_name",
 ]
 
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
@@ -114,3 +115,11 @@ def find_models(root: str | Path) -> list[ModelInfo]:
             ModelInfo(str(path.relative_to(root).with_suffix("")), path, path.stat().st_size, card, metrics)
         )
     return out
+
+
+def is_segmenter_name(name: str) -> bool:
+    """Whether a checkpoint's name (``ModelInfo.name`` or a file name) marks it as a screw/coin segmenter.
+
+    The one naming rule the Label page's proposal and the Models page's search choice share: "seg" in the name.
+    """
+    return "seg" in Path(name).name.lower()

@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.datasets import list_photos, overlay, read_photo, select_model, selected_model
 from core.errors import FvwError
-from core.inventory import find_datasets, find_models
+from core.inventory import find_datasets, find_models, is_segmenter_name
 from core.labelling.session import load_proposal_model
 from core.paths import annotations_dir, models_dir
 
@@ -44,7 +44,7 @@ st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 st.subheader("Segmenter used by the search app")
 names = [m.name for m in models]
-segmenters = [m for m in models if "seg" in m.name.lower()]
+segmenters = [m for m in models if is_segmenter_name(m.name)]
 if not segmenters:
     st.info("No segmenter checkpoint (a file name containing 'seg') to choose from.")
 else:

@@ -344,22 +344,17 @@ class ProposalBackend:
 def segmenter_checkpoint(models_root: str | Path) -> Path | None:
     """The project segmenter's checkpoint when ``core.segment`` is importable and one exists, else None.
 
-    The model chosen on the Models page wins; otherwise the first checkpoint whose name holds "segment".
+    The model chosen on the Models page wins; otherwise the first segmenter by name (sorted by path).
     """
     if importlib.util.find_spec("core.segment") is None:
         return None
     from core.datasets.selection import selected_model
-    from core.inventory import CHECKPOINT_EXTENSIONS
+    from core.inventory import find_models, is_segmenter_name
 
     chosen = selected_model(models_root)
     if chosen is not None:
         return chosen
-    root = Path(models_root)
-    if not root.is_dir():
-        return None
-    found = sorted(
-        p for p in root.rglob("*segment*") if p.is_file() and p.suffix.lower() in CHECKPOINT_EXTENSIONS
-    )
+    found = [m.path for m in find_models(models_root) if is_segmenter_name(m.name)]
     return found[0] if found else None
 
 

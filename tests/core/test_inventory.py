@@ -49,3 +49,10 @@ def test_find_models_falls_back_to_the_folder_card(tmp_path):
         "segmenter/segmenter": "# Seg card",
         "texture/sweep/ckpt/k=0.5": "# Texture card",
     }
+
+
+def test_segmenter_names():
+    from core.inventory import is_segmenter_name
+
+    assert is_segmenter_name("segmenter/segmenter") and is_segmenter_name("runs/a_SEG.safetensors")
+    assert not is_segmenter_name("attributes/head") and not is_segmenter_name("segmenter/rotationnet")
