@@ -73,6 +73,7 @@ class ScrewResult:
 
     ``length_px`` is the overall extent along the axis; ``length_mm`` is the NOMINAL length, as catalogs
     give it: under the head (``length_px - head_px``) unless the head is ``countersunk``.
+    ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower).
     """
 
     polygon: list[list[float]]
@@ -92,6 +93,7 @@ class ScrewResult:
     reasons: dict[str, str] = field(default_factory=dict)
     head_px: float = 0.0
     countersunk: bool = False
+    mask_confidence: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         keys = (
@@ -110,6 +112,7 @@ class ScrewResult:
             "reasons",
             "head_px",
             "countersunk",
+            "mask_confidence",
         )
         out = {k: getattr(self, k) for k in keys}
         out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
@@ -176,8 +179,13 @@ class Locator:
         infer_size: int = DEFAULT_INFER_SIZE,
         threads: int | None = 2,
         threshold: float = DEFAULT_THRESHOLD,
+        refine_zoom: float = 1.0,
     ) -> Locator:
-        """Load the checkpoints (CheckpointError names the file when one is missing or wrong)."""
+        """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
+
+        ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
+        :class:`core.segment.Segmenter`).
+        """
         from core.segment.model import load_segmenter
 
         rn = None
@@ -188,7 +196,11 @@ class Locator:
             rn = build_from_checkpoint(rotationnet_path, create_rotationnet).eval()
         return cls(
             Segmenter(
-                load_segmenter(segmenter_path), infer_size=infer_size, threshold=threshold, threads=threads
+                load_segmenter(segmenter_path),
+                infer_size=infer_size,
+                threshold=threshold,
+                threads=threads,
+                refine_zoom=refine_zoom,
             ),
             rn,
             config,
@@ -287,4 +299,9 @@ class Locator:
                 reason = e.message
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
-        return LocateResult([self._screw(image, m, scale) for m in screws], scale, reason, seg)
+        found = [self._screw(image, m, scale) for m in screws]
+        if "screw" in seg.classes:
+            prob = seg.probs[seg.classes.index("screw")]
+            for s in found:
+                s.mask_confidence = float(prob[s.mask].mean()) if s.mask.any() else 0.0
+        return LocateResult(found, scale, reason, seg)

@@ -35,6 +35,10 @@ def attribute_model_paths(models: Path | None = None) -> dict[str, Path]:
     return {a: root / f"{a}.safetensors" for a in ATTRIBUTE_NAMES if (root / f"{a}.safetensors").is_file()}
 
 
+#: Second segmenter pass around each screw in the search engine (see Locator.from_files).
+SEARCH_REFINE_ZOOM = 1.6
+
+
 class PipelineEngine:
     """Photo in, ranked SKUs with evidence out (see :class:`core.search.SearchEngine`)."""
 
@@ -81,9 +85,13 @@ class PipelineEngine:
         if not loc.screws:  # pragma: no cover - locate raises first
             raise NoScrewFoundError("no screw found in the photo")
         warnings: list[str] = []
-        screw = max(loc.screws, key=lambda s: float(s.mask.sum()))
+        # The most screw-like blob, not the largest: a bottle or a pen is often bigger than the screw (on the
+        # validation photos this picked the true screw in 181 of 189 photos, the largest in 176).
+        screw = max(loc.screws, key=lambda s: s.mask_confidence)
         if len(loc.screws) > 1:
-            warnings.append(f"{len(loc.screws)} screws found: ranking the largest; photograph one at a time")
+            warnings.append(
+                f"{len(loc.screws)} screws found: ranking the most confident one; photograph one at a time"
+            )
         crops = crops_from_canonical(screw.canonical).as_dict()
         probs = self._probs(crops)
         t2 = time.perf_counter()
@@ -159,7 +167,9 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
             path=seg,
         )
     rot = root / "rotationnet" / "rotationnet.safetensors"
-    locator = Locator.from_files(seg, rot if rot.is_file() else None)  # 512 px, the shipped model's scale
+    # 512 px, the shipped model's scale, then each screw again at 1.6x that scale: on 1280x960 validation
+    # photos screw IoU 0.765 -> 0.833 for ~25 ms (zoom 1.3 / 2.0 / 2.5: 0.828 / 0.832 / 0.829).
+    locator = Locator.from_files(seg, rot if rot.is_file() else None, refine_zoom=SEARCH_REFINE_ZOOM)
     classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
     return PipelineEngine(locator, classifiers, load_arrays(catalog or os.environ.get("FVW_CATALOG") or None))
 

@@ -102,8 +102,8 @@ class Segmenter:
         threads: torch CPU threads (None leaves the setting alone).
         flip_tta: also run the left-right mirrored photo and average the two probability maps (about twice
             the network time; smoother edges).
-        refine_zoom: when > 1, a second pass on a crop around each screw, enlarged up to this factor (see
-            :meth:`probabilities`); 1 = off.
+        refine_zoom: when > 1, a second pass on a crop around each screw, enlarged up to this factor over the
+            first pass (see :meth:`probabilities`); 1 = off.
     """
 
     def __init__(
@@ -167,8 +167,14 @@ class Segmenter:
         return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in p]).astype(np.float32)
 
     def _refine(self, img: NDArray[np.uint8], probs: NDArray[np.float32], ch: int) -> None:
-        """Second pass on a zoomed crop around each screw blob; writes into ``probs`` in place."""
+        """Second pass on a zoomed crop around each screw blob; writes into ``probs`` in place.
+
+        The zoom is relative to the first pass: a 1280 px photo goes through the first pass at 512 px (scale
+        0.4), and its screws again at ``0.4 * refine_zoom`` -- the net sees the screw enlarged by the factor it
+        was trained to handle, and the mask is cut from more of the photo's own pixels.
+        """
         h, w = img.shape[:2]
+        s0 = self.infer_size / max(h, w)  # scale of the first pass (as in probabilities)
         m = (probs[ch] >= self.threshold).astype(np.uint8)
         n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
         min_area = max(12, int(self.min_area_frac * h * w))
@@ -176,11 +182,11 @@ class Segmenter:
             x, y, bw, bh, area = (int(v) for v in stats[k])
             if area < min_area:
                 continue
-            pad = 16 + int(0.1 * max(bw, bh))
+            pad = int(16 / s0) + int(0.1 * max(bw, bh))  # 16 px of the first pass + 10 %
             x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
             # Never more pixels than a full pass: the zoom shrinks for large screws.
-            z = min(self.refine_zoom, self.infer_size / max(x1 - x0, y1 - y0))
-            if z < 1.1 or min(x1 - x0, y1 - y0) < MIN_SIDE:
+            z = min(s0 * self.refine_zoom, self.infer_size / max(x1 - x0, y1 - y0))
+            if z < 1.1 * s0 or min(x1 - x0, y1 - y0) < MIN_SIDE:
                 continue
             crop = self._net_probs(np.ascontiguousarray(img[y0:y1, x0:x1]), z)  # (C, h', w')
             probs[ch, y0:y1, x0:x1] = crop[ch]

@@ -74,6 +74,7 @@ def test_two_screws_each_reported_and_measured(tmp_path) -> None:
     write_result(tmp_path, image, res)
     data = json.loads((tmp_path / "result.json").read_text())
     assert len(data["screws"]) == 2 and data["coin"]["px_per_mm"] > 0
+    assert [d["mask_confidence"] for d in data["screws"]] == [1.0, 1.0]  # truth masks: probability 1
     assert (tmp_path / "overlay.png").is_file() and (tmp_path / "screw0_head.png").is_file()
 
 

@@ -95,3 +95,44 @@ def test_no_screw_and_bad_coin(scene):
         eng.search(photo.image)
     with pytest.raises(InputError, match="valid coins"):
         eng.search(photo.image, coin="doubloon")
+
+
+class _TwoBlobSegmenter:
+    """The true screw at probability 0.95 and a larger 'pen' elsewhere at 0.6 (a distractor)."""
+
+    def __init__(self, screw: np.ndarray, pen: np.ndarray, coin: np.ndarray) -> None:
+        self.screw, self.pen, self.coin = screw, pen, coin
+
+    def predict(self, image: np.ndarray) -> Segmentation:
+        probs = np.stack([0.95 * self.screw + 0.6 * self.pen, self.coin]).astype(np.float32)
+        inst = {"screw": [self.pen, self.screw], "coin": [self.coin]}
+        return Segmentation(probs=probs, classes=("screw", "coin"), instances=inst)
+
+
+def test_engine_ranks_the_most_confident_screw_not_the_largest(scene):
+    arrays, photo, screw, coin = scene
+    h, w = screw.shape
+    pen = np.zeros_like(screw)
+    ys, xs = np.nonzero(screw)
+    # A pen larger than the screw, away from it and from the coin.
+    free = [
+        (r, c)
+        for r in (0, h // 2)
+        for c in (0, w // 2)
+        if not (screw | coin)[r : r + h // 2, c : c + w // 2].any()
+    ]
+    assert free, "the scene leaves one quarter of the photo empty"
+    r, c = free[0]
+    pen[r + 20 : r + 20 + 30, c + 10 : c + w // 2 - 10] = True
+    assert pen.sum() > screw.sum()
+    classifiers = {
+        "head": build_model({"kind": "timm", "num_classes": 32, "backbone": "lcnet_050", "width": 8})
+    }
+    eng = PipelineEngine(
+        Locator(_TwoBlobSegmenter(screw, pen, coin), None, LocateConfig()), classifiers, arrays
+    )
+    res = eng.search(photo.image, coin=photo.meta["coin"]["type"], k=3)
+    cfg = LocateConfig(coin=photo.meta["coin"]["type"])
+    true_len = Locator(_OracleSegmenter(screw, coin), None, cfg).locate(photo.image).screws[0].length_mm
+    assert res.length_mm == pytest.approx(true_len)
+    assert any("2 screws found" in x and "most confident" in x for x in res.warnings)

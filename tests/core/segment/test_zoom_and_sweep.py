@@ -127,3 +127,18 @@ def test_refine_zoom_runs_a_zoomed_second_pass_around_each_screw() -> None:
         refined.mask("screw") | plain.mask("screw")
     ).sum()
     assert iou > 0.9 and len(refined.instances["screw"]) == 1
+
+
+def test_refine_zoom_is_relative_to_the_first_pass_scale() -> None:
+    """A photo twice the inference size goes through at 0.5 first; its screw again at 0.5 * 1.5 = 0.75 of the
+    photo's pixels (not 1.5x the photo: that would show the net a screw three times larger than it knows)."""
+    from core.segment.predictor import Segmenter
+
+    img = np.zeros((384, 512, 3), np.uint8)
+    img[180:200, 150:330] = 255
+    net = _BrightNet()
+    Segmenter(net, infer_size=256, refine_zoom=1.5).predict(img)  # type: ignore[arg-type]
+    assert net.calls[0][2:] == (192, 256)
+    # Crop: the blob (180 px) + 32 px (16 px at the first pass's scale) + 10 % on each side = 280 x 120 px,
+    # at 0.75 -> 210 x 90, padded to multiples of 32.
+    assert net.calls[1][2:] == (96, 224)
