@@ -320,7 +320,7 @@ def build_crop_arrays(
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
 
     With ``segmenter`` (a checkpoint), crops are cut the way the search engine cuts them — from that
-    segmenter's mask of the screw and the pipeline's head direction (``rotationnet`` when given) — instead of
+    segmenter's mask of the screw (second pass at SEARCH_REFINE_ZOOM, like the engine) and the pipeline's head direction (``rotationnet`` when given) — instead of
     from the exact mask and the renderer's angle; screws the segmenter misses are skipped.
 
     Returns:
@@ -336,8 +336,9 @@ def build_crop_arrays(
     locator = None
     if segmenter is not None:
         from core.locate import Locator
+        from core.segment.predictor import SEARCH_REFINE_ZOOM
 
-        locator = Locator.from_files(segmenter, rotationnet, threads=1)
+        locator = Locator.from_files(segmenter, rotationnet, threads=1, refine_zoom=SEARCH_REFINE_ZOOM)
     it = _studio_samples(n, seed, width, height, locator)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
         for k, v in crops.items():

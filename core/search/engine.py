@@ -35,10 +35,6 @@ def attribute_model_paths(models: Path | None = None) -> dict[str, Path]:
     return {a: root / f"{a}.safetensors" for a in ATTRIBUTE_NAMES if (root / f"{a}.safetensors").is_file()}
 
 
-#: Second segmenter pass around each screw in the search engine (see Locator.from_files).
-SEARCH_REFINE_ZOOM = 1.6
-
-
 class PipelineEngine:
     """Photo in, ranked SKUs with evidence out (see :class:`core.search.SearchEngine`)."""
 
@@ -167,8 +163,9 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
             path=seg,
         )
     rot = root / "rotationnet" / "rotationnet.safetensors"
-    # 512 px, the shipped model's scale, then each screw again at 1.6x that scale: on 1280x960 validation
-    # photos screw IoU 0.765 -> 0.833 for ~25 ms (zoom 1.3 / 2.0 / 2.5: 0.828 / 0.832 / 0.829).
+    from core.segment.predictor import SEARCH_REFINE_ZOOM
+
+    # 512 px, the shipped model's scale, then each screw again at 1.6x that scale.
     locator = Locator.from_files(seg, rot if rot.is_file() else None, refine_zoom=SEARCH_REFINE_ZOOM)
     classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
     return PipelineEngine(locator, classifiers, load_arrays(catalog or os.environ.get("FVW_CATALOG") or None))

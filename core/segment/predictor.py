@@ -26,6 +26,9 @@ MIN_SIDE = 16
 #: photos, and the threshold was chosen on the validation stream.
 DEFAULT_INFER_SIZE = 512
 DEFAULT_THRESHOLD = 0.5
+#: Second pass around each screw in the search pipeline, as a zoom over the first pass (chosen on 1280x960
+#: validation photos: screw IoU 0.765 without, 0.828 / 0.833 / 0.832 / 0.829 at 1.3 / 1.6 / 2.0 / 2.5, ~25 ms).
+SEARCH_REFINE_ZOOM = 1.6
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,6 @@ def test_default_engine_uses_the_segmenter_chosen_on_the_models_page(tmp_path):
     engine = default_engine(tmp_path)  # no models/segmenter/segmenter.safetensors: the chosen one is used
     assert engine is not None
     # The search runs each screw a second time, zoomed over the first pass (the chosen setting).
-    from core.search.engine import SEARCH_REFINE_ZOOM
+    from core.segment.predictor import SEARCH_REFINE_ZOOM
 
     assert engine.locator.segmenter.refine_zoom == SEARCH_REFINE_ZOOM > 1.0
