@@ -320,8 +320,9 @@ def build_crop_arrays(
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
 
     With ``segmenter`` (a checkpoint), crops are cut the way the search engine cuts them — from that
-    segmenter's mask of the screw (second pass at SEARCH_REFINE_ZOOM, like the engine) and the pipeline's head direction (``rotationnet`` when given) — instead of
-    from the exact mask and the renderer's angle; screws the segmenter misses are skipped.
+    segmenter's mask of the screw (second pass at ``SEARCH_REFINE_ZOOM``, like the engine) and the pipeline's
+    head direction (``rotationnet`` when given) — instead of from the exact mask and the renderer's angle;
+    screws the segmenter misses are skipped.
 
     Returns:
         ``{"head": (N, 48, 48, 3) uint8, ..., "photo": (N, 96, 128, 3), "box": (N, 96, 96, 3),
