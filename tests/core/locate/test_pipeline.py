@@ -155,3 +155,27 @@ def test_bad_locate_config_is_a_config_error(kwargs, field) -> None:
     with pytest.raises(ConfigError) as e:
         LocateConfig(**kwargs)
     assert e.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("rn_angle", "direction", "expected"), [(175.0, True, 180.0), (175.0, False, 0.0), (10.0, True, 0.0)]
+)
+def test_rotationnet_picks_the_head_end_of_an_elongated_screw(
+    monkeypatch, rn_angle, direction, expected
+) -> None:
+    """The rectangle gives the axis (vertical here), RotationNet which end is the head; its exact angle is not
+    used on an elongated screw (175 deg -> 180, the axis)."""
+    import core.pose.rotationnet as rot
+
+    screw = np.zeros((120, 80), bool)
+    screw[20:100, 35:45] = True
+    screw[20:32, 28:52] = True  # wide head at the top: the half areas say "up" (0 deg)
+    monkeypatch.setattr(rot, "predict_angle", lambda model, image, mask: rn_angle)
+    cfg = LocateConfig(rotationnet_direction=direction)
+    image = np.zeros((120, 80, 3), np.uint8)
+    res = Locator(_TruthSegmenter(screw, np.zeros_like(screw)), rotationnet=object(), config=cfg).locate(
+        image
+    )
+    (s,) = res.screws
+    assert abs((s.angle_deg - expected + 180) % 360 - 180) < 2.0
+    assert s.angle_method == ("rectangle+rotationnet" if direction else "rectangle")
