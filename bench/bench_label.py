@@ -51,13 +51,22 @@ def _objects(n: int):  # noqa: ANN202 - yields (image, {label: gt mask})
 def _clicks(n: int, method: OfflineMethod | None = "cut") -> dict[str, float | str]:
     """NoC figures of the offline backend (``method``) or, with ``method=None``, of the shipped segmenter as a
     proposal for it (the Label page's "segmenter" backend)."""
-    import numpy as np
     import torch
+
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # per-click figures at one thread; restored below for the benches that follow
+    try:
+        return _clicks_at(n, method)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _clicks_at(n: int, method: OfflineMethod | None) -> dict[str, float | str]:
+    import numpy as np
 
     from core.interactive import SuperpixelBackend, SuperpixelConfig, clicks_to_iou
     from core.interactive.base import MaskBackend
 
-    torch.set_num_threads(1)
     backend: MaskBackend
     if method is None:
         from core.labelling.session import make_backend
