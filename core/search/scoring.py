@@ -52,17 +52,17 @@ class ScoringConfig:
 
     Attributes:
         floor: smallest probability used in the log (1e-4 -> one attribute can cost at most ~9.2 nats).
-        rel_sigma: relative size tolerance added in quadrature to the measurement's own sigma. 0.12 is the
-            spread of the pipeline's length errors on validation photos (median |error| 8 %, 10-90 % range
-            -22 %..+26 %; the locator's own sigma is ~0.4 %). Chosen on validation rankings, 300 photos of seed
-            4,600,000: top-1 / top-5 0.317 / 0.420 at 0.04, 0.387 / 0.500 at 0.08, 0.397 / 0.520 at 0.12,
-            0.377 / 0.523 at 0.15; confirmed on 200 photos of seed 4,500,000: 0.04 -> 0.12 0.260 / 0.365 ->
-            0.340 / 0.515.
+        rel_sigma: relative tolerance of the catalog's nominal size, added in quadrature to the measurement's
+            own sigma (which holds the mask's error, ``core.locate.LocateConfig.size_rel_std``). Chosen on
+            validation rankings (300 photos of seed 4,600,000 / 200 of 4,500,000), top-1 / top-5: the
+            measurement's sigma alone (quantisation + scale, ~0.4 %) with 0.04 here: 0.317 / 0.420 and
+            0.260 / 0.365; 0.12 here: 0.397 / 0.520 and 0.340 / 0.515; a 0.12 mask error in the measurement
+            with 0.04 here: 0.410 / 0.530 and 0.340 / 0.545.
         size_weight: multiplies the size log-likelihood (0 ignores size).
     """
 
     floor: float = 1e-4
-    rel_sigma: float = 0.12
+    rel_sigma: float = 0.04
     size_weight: float = 1.0
 
     def __post_init__(self) -> None:

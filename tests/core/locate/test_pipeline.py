@@ -71,6 +71,15 @@ def test_two_screws_each_reported_and_measured(tmp_path) -> None:
         assert got.length_px == pytest.approx(float(np.hypot(*(head - tip))), rel=0.1)
         assert got.center[0] - dx == pytest.approx((head[0] + tip[0]) / 2, abs=6.0)
         assert got.length_mm is not None and got.length_mm > 0
+        # The std holds the mask's own error (size_rel_std, 0.12 by default), not only quantisation and scale.
+        assert got.length_mm_std == pytest.approx(0.12 * got.length_mm, rel=0.05)
+        assert got.diameter_mm is not None and got.diameter_mm_std == pytest.approx(
+            0.12 * got.diameter_mm, rel=0.1
+        )
+    exact = Locator(_TruthSegmenter(*masks), config=LocateConfig(coin=coin["type"], size_rel_std=0.0)).locate(
+        image
+    )
+    assert all(s.length_mm_std is not None and s.length_mm_std < 0.03 * s.length_mm for s in exact.screws)
     write_result(tmp_path, image, res)
     data = json.loads((tmp_path / "result.json").read_text())
     assert len(data["screws"]) == 2 and data["coin"]["px_per_mm"] > 0
@@ -147,7 +156,13 @@ def test_disc_shaped_coin_comes_first_and_max_coins_keeps_it_alone() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "field"), [({"max_coins": -1}, "max_coins"), ({"square_aspect": 0.5}, "square_aspect")]
+    ("kwargs", "field"),
+    [
+        ({"max_coins": -1}, "max_coins"),
+        ({"square_aspect": 0.5}, "square_aspect"),
+        ({"size_rel_std": -0.1}, "size_rel_std"),
+        ({"size_rel_std": 1.5}, "size_rel_std"),
+    ],
 )
 def test_bad_locate_config_is_a_config_error(kwargs, field) -> None:
     from core.errors import ConfigError

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.errors import ConfigError, NoCoinFoundError
+from core.errors import ConfigError, InputError, NoCoinFoundError
 from core.measure import coin_scale, fit_circle, length_px_along_axis, measure_screw, shank_diameter_px
 
 
@@ -51,5 +51,10 @@ def test_shank_diameter_and_mm_conversion() -> None:
     size = measure_screw(100.0, 12.0, px_per_mm=4.0, px_per_mm_std=0.04)
     assert size.length_mm == pytest.approx(25.0) and size.diameter_mm == pytest.approx(3.0)
     assert size.length_mm_std == pytest.approx(25.0 * np.hypot(np.sqrt(2 / 12) / 100, 0.01), rel=1e-6)
+    masked = measure_screw(100.0, 12.0, px_per_mm=4.0, px_per_mm_std=0.04, mask_rel_std=0.1)
+    assert masked.length_mm_std == pytest.approx(25.0 * np.hypot(np.hypot(np.sqrt(2 / 12) / 100, 0.01), 0.1))
+    assert masked.length_mm == size.length_mm  # the mask error widens the std, never moves the value
+    with pytest.raises(InputError):
+        measure_screw(100.0, 12.0, px_per_mm=4.0, mask_rel_std=-0.1)
     none = measure_screw(100.0, 12.0, px_per_mm=None)
     assert none.length_mm is None and none.diameter_mm is None
