@@ -8,6 +8,7 @@ Bound to 127.0.0.1 unless ``--host`` says otherwise; ``--share`` asks Gradio for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,13 @@ def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Bl
     return demo
 
 
+def warm_up(engine: SearchEngine, photo: str) -> None:
+    """One search before serving: the first pass through torch is several times slower (lazy kernels), and
+    the first user should not wait for it. A failure here is not fatal; the app reports errors per photo."""
+    with contextlib.suppress(FvwError):
+        engine.search(read_image(photo), k=1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,7 +171,9 @@ def main(argv: list[str] | None = None) -> None:
         engine = default_engine(Path(args.models) if args.models else None, args.catalog)
     except FvwError as e:
         parser.exit(2, f"error: {e}\n")
-    build_demo(engine, examples=example_photos()).launch(
+    examples = example_photos()
+    warm_up(engine, examples[0])
+    build_demo(engine, examples=examples).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size="60mb"
     )
 

@@ -110,3 +110,18 @@ def test_named_api_endpoint_through_gradio_client(tmp_path):
         assert len(again[-1]["matches"]) == 2
     finally:
         demo.close()
+
+
+def test_warm_up_runs_one_search_and_survives_a_failing_engine(tmp_path):
+    from apps.search import warm_up
+    from core.errors import NoScrewFoundError
+
+    eng = FakeEngine()
+    warm_up(eng, _photo(tmp_path))
+    assert len(eng.calls) == 1 and eng.calls[0][0] == (240, 320, 3)
+
+    class Failing(FakeEngine):
+        def search(self, image, *, coin="euro_1", k=10):
+            raise NoScrewFoundError("no screw found in the photo")
+
+    warm_up(Failing(), _photo(tmp_path))  # the app still starts; errors are reported per photo
