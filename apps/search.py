@@ -8,7 +8,6 @@ Bound to 127.0.0.1 unless ``--host`` says otherwise; ``--share`` asks Gradio for
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,11 +147,16 @@ def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Bl
     return demo
 
 
-def warm_up(engine: SearchEngine, photo: str) -> None:
-    """One search before serving: the first pass through torch is several times slower (lazy kernels), and
-    the first user should not wait for it. A failure here is not fatal; the app reports errors per photo."""
-    with contextlib.suppress(FvwError):
-        engine.search(read_image(photo), k=1)
+def warm_up(engine: SearchEngine, photos: list[str]) -> None:
+    """Search the example photos before serving, up to the first that gives an answer: the first pass through
+    torch and the classifiers is several times slower (lazy kernels), and the first user should not wait for
+    it. Failures here are not fatal; the app reports errors per photo."""
+    for photo in photos[:3]:
+        try:
+            engine.search(read_image(photo), k=1)
+            return
+        except FvwError:
+            continue
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     except FvwError as e:
         parser.exit(2, f"error: {e}\n")
     examples = example_photos()
-    warm_up(engine, examples[0])
+    warm_up(engine, examples)
     build_demo(engine, examples=examples).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size="60mb"
     )

@@ -112,16 +112,22 @@ def test_named_api_endpoint_through_gradio_client(tmp_path):
         demo.close()
 
 
-def test_warm_up_runs_one_search_and_survives_a_failing_engine(tmp_path):
+def test_warm_up_searches_until_an_answer_and_survives_a_failing_engine(tmp_path):
     from apps.search import warm_up
     from core.errors import NoScrewFoundError
 
-    eng = FakeEngine()
-    warm_up(eng, _photo(tmp_path))
-    assert len(eng.calls) == 1 and eng.calls[0][0] == (240, 320, 3)
+    eng = FakeEngine()  # a pure white photo has no screw for the fake engine
+    white = str(tmp_path / "white.png")
+    Image.fromarray(np.full((240, 320, 3), 255, np.uint8)).save(white)
+    photo = _photo(tmp_path)
+    warm_up(eng, [white, photo, photo])
+    assert len(eng.calls) == 2  # stopped at the first answer
 
     class Failing(FakeEngine):
         def search(self, image, *, coin="euro_1", k=10):
+            self.calls.append((image.shape, coin, k))
             raise NoScrewFoundError("no screw found in the photo")
 
-    warm_up(Failing(), _photo(tmp_path))  # the app still starts; errors are reported per photo
+    failing = Failing()
+    warm_up(failing, [photo] * 5)  # the app still starts; errors are reported per photo
+    assert len(failing.calls) == 3
