@@ -222,18 +222,23 @@ class Locator:
         )
 
     def _screw(
-        self, image: NDArray[np.uint8], mask: NDArray[np.bool_], scale: CoinScale | None
+        self, image: NDArray[np.uint8], mask: NDArray[np.bool_], scale: CoinScale | None, confidence: float
     ) -> ScrewResult:
         axis = axis_from_mask(mask)
         angle, conf = head_side(mask, axis)
         method = "rectangle"
-        if self.rotationnet is not None and self.config.use_rotationnet:
+        square = axis.aspect < self.config.square_aspect
+        if (
+            self.rotationnet is not None
+            and self.config.use_rotationnet
+            and (square or self.config.rotationnet_direction)
+        ):
             from core.pose.rotationnet import predict_angle
 
             rn_angle = predict_angle(self.rotationnet, image, mask)
-            if axis.aspect < self.config.square_aspect:
+            if square:
                 angle, method = rn_angle, "rotationnet"
-            elif self.config.rotationnet_direction:
+            else:
                 # The rectangle gives the axis; RotationNet, which sees the photo and not only the mask,
                 # says which end is the head.
                 if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
@@ -278,16 +283,16 @@ class Locator:
             reasons=reasons,
             head_px=head.height_px,
             countersunk=head.countersunk,
+            mask_confidence=confidence,
         )
 
     def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:
         """Coin blobs, most coin-like first (disc-shaped, then mean probability), redrawn as discs when asked
         and cut to ``max_coins``."""
-        prob = seg.probs[seg.classes.index("coin")] if "coin" in seg.classes else None
         ranked = []
         for m in coins:
             disc = coin_disc(m)
-            score = float(prob[m].mean()) if prob is not None and m.any() else 0.0
+            score = _mean_prob(seg, "coin", m)
             keep = disc if (disc is not None and self.config.coin_disc) else m
             ranked.append((disc is not None, score, keep))
         ranked.sort(key=lambda t: (not t[0], -t[1]))
@@ -322,9 +327,13 @@ class Locator:
                 reason = e.message
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
-        found = [self._screw(image, m, scale) for m in screws]
-        if "screw" in seg.classes:
-            prob = seg.probs[seg.classes.index("screw")]
-            for s in found:
-                s.mask_confidence = float(prob[s.mask].mean()) if s.mask.any() else 0.0
+        found = [self._screw(image, m, scale, _mean_prob(seg, "screw", m)) for m in screws]
         return LocateResult(found, scale, reason, seg)
+
+
+def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:
+    """Mean probability of class ``cls`` over ``mask`` (0 when the segmenter has no such class or the mask is
+    empty): how sure the segmenter is of a blob, used to rank coins and screws."""
+    if cls not in seg.classes or not mask.any():
+        return 0.0
+    return float(seg.probs[seg.classes.index(cls)][mask].mean())

@@ -185,7 +185,8 @@ def test_rotationnet_picks_the_head_end_of_an_elongated_screw(
     screw = np.zeros((120, 80), bool)
     screw[20:100, 35:45] = True
     screw[20:32, 28:52] = True  # wide head at the top: the half areas say "up" (0 deg)
-    monkeypatch.setattr(rot, "predict_angle", lambda model, image, mask: rn_angle)
+    calls: list[int] = []
+    monkeypatch.setattr(rot, "predict_angle", lambda model, image, mask: calls.append(1) or rn_angle)
     cfg = LocateConfig(rotationnet_direction=direction)
     image = np.zeros((120, 80, 3), np.uint8)
     res = Locator(_TruthSegmenter(screw, np.zeros_like(screw)), rotationnet=object(), config=cfg).locate(
@@ -194,3 +195,4 @@ def test_rotationnet_picks_the_head_end_of_an_elongated_screw(
     (s,) = res.screws
     assert abs((s.angle_deg - expected + 180) % 360 - 180) < 2.0
     assert s.angle_method == ("rectangle+rotationnet" if direction else "rectangle")
+    assert len(calls) == (1 if direction else 0)  # not run when its answer would be thrown away
