@@ -86,7 +86,8 @@ def _ranking(
                     inst = {"screw": [_m[0]] if _m[0].any() else [], "coin": [_m[1]] if _m[1].any() else []}
                     return Segmentation(np.stack(_m).astype(np.float32), ("screw", "coin"), inst)
 
-            engine.locator = Locator(_Oracle(), real_locator.rotationnet, LocateConfig())
+            # exact masks: nothing for GrabCut to refine
+            engine.locator = Locator(_Oracle(), real_locator.rotationnet, LocateConfig(refine_edges=False))
         try:
             res = engine.search(photo.image, coin=photo.meta["coin"]["type"], k=5)
         except FvwError:

@@ -30,6 +30,7 @@ from core.segment.predictor import (
     Segmenter,
     check_image,
 )
+from core.segment.refine import GrabCutConfig, grabcut_refine
 
 __all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border"]
 
@@ -56,6 +57,11 @@ class LocateConfig:
             10-90 %: -22 %..+26 %; quantisation and the coin's scale alone give ~0.4 %). The search ranking
             reads it as the size's tolerance (validation SKU top-1 / top-5 0.317 / 0.420 -> 0.410 / 0.530).
             Set 0 for exact masks.
+        refine_edges: move each screw mask's outline onto the photo's edges with GrabCut seeded by the
+            segmenter's probabilities (:func:`core.segment.refine.grabcut_refine`, ~50-100 ms a screw at
+            960x720). Chosen on validation crops: head accuracy 0.559 -> 0.671, tip 0.527 -> 0.660 on the
+            pipeline's own crops. Set False for exact (oracle) masks.
+        grabcut: the refinement's settings.
     """
 
     coin: str = DEFAULT_COIN
@@ -65,6 +71,8 @@ class LocateConfig:
     coin_disc: bool = True
     max_coins: int = 1
     size_rel_std: float = 0.12
+    refine_edges: bool = True
+    grabcut: GrabCutConfig = field(default_factory=GrabCutConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.size_rel_std < 1.0:
@@ -314,6 +322,10 @@ class Locator:
                 "no screw found in the photo; put the screw flat on a plain background, in focus, filling "
                 "at least a tenth of the frame"
             )
+        if self.config.refine_edges:
+            p = seg.probs[seg.classes.index("screw")]
+            screws = [grabcut_refine(image, p, m, self.config.grabcut) for m in screws]
+            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
         scale: CoinScale | None = None
         reason: str | None = None
         coins = seg.instances.get("coin", [])

@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", default="", help="comma-separated thresholds: print pixel IoU at each only")
     p.add_argument("--no-coin-disc", action="store_true", help="keep the raw coin masks")
     p.add_argument("--max-coins", type=int, default=LocateConfig.max_coins, help="coin blobs kept (0 = all)")
+    p.add_argument(
+        "--no-refine-edges", action="store_true", help="skip the GrabCut refinement of the screw masks"
+    )
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     seed = VAL_SEED if a.split == "val" else HELDOUT_SEED
@@ -237,13 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         from core.pose.rotationnet import create_rotationnet
 
         rn = build_from_checkpoint(a.rotationnet, create_rotationnet).eval()
-    cfg = LocateConfig(coin_disc=not a.no_coin_disc, max_coins=a.max_coins)
+    cfg = LocateConfig(
+        coin_disc=not a.no_coin_disc, max_coins=a.max_coins, refine_edges=not a.no_refine_edges
+    )
     out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg)
     settings = {
         "split": a.split,
         "infer_size": a.infer_size,
         "threshold": a.threshold,
         "max_coins": a.max_coins,
+        "refine_edges": not a.no_refine_edges,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import ConfigError
+from core.locate import LocateConfig, Locator
+from core.segment.predictor import Segmentation, check_image, clean_instances
+from core.segment.refine import GrabCutConfig, grabcut_refine
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def _scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bright screw-like bar (with a wider head) on a noisy dark background, its true mask, and a blurry,
+    too-fat probability map of it (what a low-resolution segmenter gives)."""
+    rng = np.random.default_rng(seed)
+    h, w = 160, 200
+    img = rng.integers(20, 70, (h, w, 3)).astype(np.uint8)
+    truth = np.zeros((h, w), np.uint8)
+    cv2.rectangle(truth, (60, 70), (150, 84), 1, -1)  # shank, 15 px thick
+    cv2.rectangle(truth, (46, 60), (60, 94), 1, -1)  # head
+    img[truth > 0] = rng.integers(170, 230, (int(truth.sum()), 3)).astype(np.uint8)
+    fat = cv2.dilate(truth, np.ones((3, 3), np.uint8), iterations=4).astype(np.float32)
+    prob = cv2.GaussianBlur(fat, (0, 0), 3.0)
+    return img, truth.astype(bool), prob
+
+
+def test_grabcut_pulls_a_fat_blurry_mask_onto_the_object_edges() -> None:
+    img, truth, prob = _scene()
+    blob = clean_instances(prob, 0.5, 12)[0]
+    refined = grabcut_refine(img, prob, blob)
+    assert _iou(blob, truth) < 0.85  # the segmenter-like blob is clearly too fat
+    assert _iou(refined, truth) > 0.95
+    assert _iou(refined, truth) > _iou(blob, truth) + 0.1
+
+
+def test_grabcut_is_deterministic() -> None:
+    img, _, prob = _scene(1)
+    blob = clean_instances(prob, 0.5, 12)[0]
+    cv2.setRNGSeed(123)  # whatever state the caller left behind
+    a = grabcut_refine(img, prob, blob)
+    cv2.setRNGSeed(7)
+    b = grabcut_refine(img, prob, blob)
+    assert np.array_equal(a, b)
+
+
+def test_implausible_or_impossible_refinements_return_the_blob_unchanged() -> None:
+    img, _, prob = _scene()
+    blob = clean_instances(prob, 0.5, 12)[0]
+    # a flat photo has no edges: whatever GrabCut does, a result far off the blob's area is refused
+    flat = np.full_like(img, 128)
+    out = grabcut_refine(flat, prob, blob, GrabCutConfig(min_ratio=0.99, max_ratio=1.01))
+    assert out is blob or _iou(out, blob) > 0.98
+    tiny = np.zeros_like(blob)
+    tiny[5:8, 5:8] = True  # 9 px: too small to model
+    assert grabcut_refine(img, prob, tiny) is tiny
+    # the whole box above bg_prob: no sure background to model -> keep the blob
+    ones = np.ones_like(prob)
+    out = grabcut_refine(img, ones, blob, GrabCutConfig(pad=0))
+    assert out.shape == blob.shape and out.dtype == bool
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"iterations": 0}, {"bg_prob": 0.6}, {"fg_prob": 0.95, "sure_prob": 0.9}, {"min_ratio": 0.0}, {"max_ratio": 0.9}],
+)
+def test_bad_grabcut_settings_are_refused(kwargs) -> None:
+    with pytest.raises(ConfigError):
+        GrabCutConfig(**kwargs)
+
+
+class _BlurrySegmenter:
+    classes = ("screw", "coin")
+
+    def __init__(self, prob: np.ndarray):
+        self.prob = prob
+
+    def predict(self, image: np.ndarray) -> Segmentation:
+        check_image(image)
+        probs = np.stack([self.prob, np.zeros_like(self.prob)]).astype(np.float32)
+        return Segmentation(probs, self.classes, {"screw": clean_instances(probs[0], 0.5, 12), "coin": []})
+
+
+def test_locator_refines_screw_masks_only_when_asked() -> None:
+    img, truth, prob = _scene()
+    seg = _BlurrySegmenter(prob)
+    raw = Locator(seg, None, LocateConfig(refine_edges=False)).locate(img)
+    ref = Locator(seg, None, LocateConfig()).locate(img)
+    assert np.array_equal(raw.screws[0].mask, clean_instances(prob, 0.5, 12)[0])
+    assert _iou(ref.screws[0].mask, truth) > _iou(raw.screws[0].mask, truth) + 0.1
+    # the result's segmentation (drawn in the overlay) holds the refined mask too
+    assert np.array_equal(ref.segmentation.instances["screw"][0], ref.screws[0].mask)
+    # the refined shank is measured closer to its true 15 px
+    assert abs(ref.screws[0].diameter_px - 15) < abs(raw.screws[0].diameter_px - 15)
