@@ -48,7 +48,9 @@ class AttributeOptions:
     val: str = "runs/attributes/crops-val.npz"
     model: str = "timm"  # timm | colornet | plain | strip
     backbone: str = "mobilenetv3_small_100"
-    init_checkpoint: str = ""  # a local backbone checkpoint (ours or an ImageNet file) for transfer learning
+    # timm: a local backbone checkpoint (ours or an ImageNet file) for transfer learning, new classifier head;
+    # colornet / plain / strip: a checkpoint of the same model, continued whole (fine-tuning)
+    init_checkpoint: str = ""
     freeze: int = 0  # stages frozen at the start ...
     unfreeze_epoch: int = 0  # ... and released from this epoch on (0 = never frozen)
     batch_size: int = 64
@@ -175,6 +177,8 @@ def train_attribute(train: TrainConfig, options: AttributeOptions | None = None)
     model = build_model(arch)
     if opt.init_checkpoint and opt.model == "timm":
         load_backbone_weights(model, opt.init_checkpoint)
+    elif opt.init_checkpoint:
+        _load_same_model(model, arch, opt.init_checkpoint)
     on_epoch_end = None
     if opt.freeze and opt.model == "timm":
         from core.attributes.models import UnfreezeSchedule
@@ -198,6 +202,28 @@ def train_attribute(train: TrainConfig, options: AttributeOptions | None = None)
         meta = {"best": result.best, "train": opt.train, "val": opt.val, "epochs": len(result.history)}
         save_checkpoint(Path(result.run_dir) / "model.safetensors", result.model, arch=arch, meta=meta)
     return result
+
+
+def _load_same_model(model: nn.Module, arch: dict[str, Any], path: str | Path) -> None:
+    """Start a ColorNet / plain / StripNet run from a checkpoint of the same model (all weights, head included).
+
+    These small nets have no separate backbone to transfer, so fine-tuning (e.g. on crops the pipeline cut
+    itself) continues the whole model; a checkpoint of another architecture is refused with what differs.
+    """
+    from core.checkpoints import load_checkpoint, load_into
+    from core.errors import CheckpointError
+
+    ck = load_checkpoint(path)
+    keys = ["kind", "attribute", "num_classes", "input_size"]
+    keys += {"colornet": ["width"], "plain": ["width"], "strip": ["strip_width"]}.get(str(arch["kind"]), [])
+    diff = [f"{k}: checkpoint {ck.arch.get(k)!r}, run {arch[k]!r}" for k in keys if ck.arch.get(k) != arch[k]]
+    if diff:
+        raise CheckpointError(
+            "init_checkpoint is not the same model as this run (" + "; ".join(diff) + "); train from scratch "
+            "or set the run's options to the checkpoint's",
+            path=path,
+        )
+    load_into(model, ck.state_dict, strict=True)
 
 
 def _with(cfg: TrainConfig, **kw: Any) -> TrainConfig:

@@ -88,3 +88,45 @@ def test_letterbox_keeps_aspect_and_masks_alpha():
     cols = np.flatnonzero(out.any(axis=(0, 2)))
     assert 10 <= cols.size <= 14  # 10 px wide scaled by 48/40 = 12, not stretched to 48
     assert out[40:, :].max() == 0  # alpha-0 rows are black
+
+
+def test_small_models_continue_from_a_checkpoint_of_the_same_model(tmp_path):
+    from core.errors import CheckpointError
+
+    save_crop_arrays(tmp_path / "t.npz", _arrays(32, 0))
+    save_crop_arrays(tmp_path / "v.npz", _arrays(16, 1))
+    base = dict(train=str(tmp_path / "t.npz"), val=str(tmp_path / "v.npz"), batch_size=16)
+    opts = AttributeOptions(attribute="thread", model="strip", strip_width=4, **base)
+    train_attribute(TrainConfig(epochs=1, lr=3e-3, out_dir=str(tmp_path / "a"), progress=False), opts)
+    first, _ = load_attribute_model(tmp_path / "a" / "model.safetensors")
+    # a vanishing lr: the continued run ends where the checkpoint was (every weight, head included; batch-norm
+    # running statistics do move, so parameters are compared, not outputs)
+    cont = AttributeOptions(
+        attribute="thread",
+        model="strip",
+        strip_width=4,
+        init_checkpoint=str(tmp_path / "a" / "model.safetensors"),
+        **base,
+    )
+    res = train_attribute(
+        TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0, out_dir=str(tmp_path / "b"), progress=False), cont
+    )
+    theirs = dict(first.named_parameters())
+    for name, p in res.model.named_parameters():
+        assert torch.allclose(p.detach(), theirs[name], atol=1e-6), name
+    fresh = train_attribute(
+        TrainConfig(epochs=1, lr=1e-12, out_dir=str(tmp_path / "d"), progress=False, seed=1),
+        AttributeOptions(attribute="thread", model="strip", strip_width=4, **base),
+    )
+    assert not all(
+        torch.allclose(p.detach(), theirs[n], atol=1e-6) for n, p in fresh.model.named_parameters()
+    )
+    other = AttributeOptions(
+        attribute="thread",
+        model="strip",
+        strip_width=8,
+        init_checkpoint=str(tmp_path / "a" / "model.safetensors"),
+        **base,
+    )
+    with pytest.raises(CheckpointError, match="strip_width"):
+        train_attribute(TrainConfig(epochs=1, out_dir=str(tmp_path / "c"), progress=False), other)
