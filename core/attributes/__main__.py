@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         help="cut crops from this segmenter's masks, as the search engine does (default: exact masks)",
     )
     c.add_argument("--rotationnet", default=None, help="with --segmenter: RotationNet for short screws")
+    c.add_argument(
+        "--mode",
+        choices=("train", "search"),
+        default="train",
+        help="studio photo mode: train (one screw, mostly no coin) or search (screw + coin: the finish_wb "
+        "input is white-balanced by the coin)",
+    )
     m = sub.add_parser("merge", help="stack crop files into one training file")
     m.add_argument("inputs", nargs="+", help="crop files (.npz) written by `crops`")
     m.add_argument("--out", required=True)
@@ -111,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         arrays = build_crop_arrays(
-            args.n, args.seed, args.width, args.height, segmenter=args.segmenter, rotationnet=args.rotationnet
+            args.n,
+            args.seed,
+            args.width,
+            args.height,
+            segmenter=args.segmenter,
+            rotationnet=args.rotationnet,
+            mode=args.mode,
         )
         path = save_crop_arrays(args.out, arrays)
         print(f"wrote {len(arrays['y_head'])} screws to {path}")

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.attributes.colour import apply_gains
 from core.errors import DatasetError, NoScrewFoundError
 
 if TYPE_CHECKING:
@@ -69,9 +70,21 @@ class AttributeCrops:
     tip: NDArray[np.uint8]
     thread: NDArray[np.uint8]
     finish: NDArray[np.uint8]
+    #: the finish input white-balanced by the coin (:mod:`core.attributes.colour`); the plain finish input when
+    #: the photo has no coin
+    finish_wb: NDArray[np.uint8] | None = None
 
     def as_dict(self) -> dict[str, NDArray[np.uint8]]:
-        return {"head": self.head, "tip": self.tip, "thread": self.thread, "finish": self.finish}
+        """The inputs by crop-file key (``tip_tall`` is the tip input's older key, kept for old checkpoints)."""
+        wb = self.finish if self.finish_wb is None else self.finish_wb
+        return {
+            "head": self.head,
+            "tip": self.tip,
+            "thread": self.thread,
+            "finish": self.finish,
+            "finish_wb": wb,
+            "tip_tall": self.tip,
+        }
 
 
 def letterbox(rgba: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
@@ -181,7 +194,7 @@ def thread_strip(
 # Extra inputs stored beside the production ones in the crop files. ``tip_tall`` was the candidate tip
 # input; it won on validation and is now the production tip crop too (the key stays so that a checkpoint
 # trained on it, ``arch["input"] == "tip_tall"``, evaluates on crop files written before the switch).
-EXPERIMENT_SIZE: dict[str, tuple[int, int]] = {"tip_tall": (96, 48)}
+EXPERIMENT_SIZE: dict[str, tuple[int, int]] = {"tip_tall": (96, 48), "finish_wb": (48, 48)}
 
 
 def tip_tall(
@@ -202,8 +215,11 @@ def tip_tall(
     return letterbox(_cols_trim(rgba[start:bottom]), size)
 
 
-def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.CanonicalScrew
+def crops_from_canonical(canon: CanonicalScrew, gains: NDArray[np.floating] | None = None) -> AttributeCrops:
     """The four inputs from a canonical screw (see the module table).
+
+    ``gains`` (per RGB channel, :func:`core.attributes.colour.balance_gains` from the photo's coin) also give
+    the white-balanced finish input ``finish_wb``.
 
     The head crop is the top square of the canvas (side = the head's width, at least the head rows plus a
     shank width): head rows alone are a thin sliver for flat heads. The tip crop is the last three shank
@@ -223,11 +239,15 @@ def crops_from_canonical(canon) -> AttributeCrops:  # canon: core.pose.Canonical
         thread=thread_strip(img, canon.mask),
         # Finish is colour and sheen, not shape: the body pixels fill the input (folded into 4 strips).
         finish=fold_shank(body_img, INPUT_SIZE["finish"]),
+        finish_wb=None if gains is None else fold_shank(apply_gains(body_img, gains), INPUT_SIZE["finish"]),
     )
 
 
 def crops_from_mask(
-    image: NDArray[np.uint8], mask: NDArray[np.bool_], angle_deg: float | None = None
+    image: NDArray[np.uint8],
+    mask: NDArray[np.bool_],
+    angle_deg: float | None = None,
+    gains: NDArray[np.floating] | None = None,
 ) -> tuple[AttributeCrops, CanonicalScrew]:
     """Canonicalise one screw and cut its four inputs.
 
@@ -235,6 +255,7 @@ def crops_from_mask(
         image: (H, W, 3) uint8 RGB photo.
         mask: (H, W) bool mask of this screw.
         angle_deg: tip->head direction (project convention); estimated from the mask when None.
+        gains: the coin's white balance (see :func:`crops_from_canonical`).
 
     Returns:
         (crops, the CanonicalScrew).
@@ -248,7 +269,7 @@ def crops_from_mask(
     if angle_deg is None:
         angle_deg, _ = head_side(mask, axis)
     canon = canonicalize(image, mask, axis.center, angle_deg, axis.length_px)
-    return crops_from_canonical(canon), canon
+    return crops_from_canonical(canon, gains), canon
 
 
 def _polygon_mask(poly: NDArray[np.float64], h: int, w: int) -> NDArray[np.bool_]:
@@ -257,26 +278,43 @@ def _polygon_mask(poly: NDArray[np.float64], h: int, w: int) -> NDArray[np.bool_
     return m.astype(bool)
 
 
-def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_]) -> Any:
-    """The pipeline's own view of the screw whose predicted mask overlaps ``truth`` best (IoU >= 0.5), or None.
+def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_]) -> tuple[Any, Any]:
+    """The pipeline's own view of the screw whose predicted mask overlaps ``truth`` best (IoU >= 0.5).
 
-    Returns the ``core.locate`` ScrewResult (predicted mask, pipeline angle, canonical screw).
+    Returns:
+        (the ``core.locate`` ScrewResult -- predicted mask, pipeline angle, canonical screw -- or None,
+        the reference coin's mask the locator kept, or None).
     """
     try:
-        found = locator.locate(image).screws
+        res = locator.locate(image)
     except NoScrewFoundError:
-        return None
+        return None, None
+    found = res.screws
+    seg = getattr(res, "segmentation", None)
+    coins = seg.instances.get("coin", []) if seg is not None and res.coin is not None else []
+    coin = coins[0] if coins else None
     best, best_iou = None, 0.5
     for s in found:
         inter = float(np.logical_and(s.mask, truth).sum())
         iou = inter / max(float(np.logical_or(s.mask, truth).sum()), 1.0)
         if iou >= best_iou:
             best, best_iou = s, iou
-    return best
+    return best, coin
+
+
+def _coin_gains(image: NDArray[np.uint8], coin_mask: Any, coin: str) -> NDArray[np.float32] | None:
+    """The coin's white balance for this photo, or None without a usable coin (a photo without one, where the
+    segmenter may still call something a coin, has no coin type)."""
+    from core.attributes.colour import COIN_REFERENCE_RGB, balance_gains, coin_rgb
+
+    if coin_mask is None or coin not in COIN_REFERENCE_RGB:
+        return None
+    rgb = coin_rgb(image, coin_mask)
+    return None if rgb is None else balance_gains(rgb, coin)
 
 
 def _studio_samples(
-    n: int, seed: int, width: int, height: int, locator: Any = None
+    n: int, seed: int, width: int, height: int, locator: Any = None, mode: str = "train"
 ) -> Iterator[tuple[dict[str, NDArray[np.uint8]], dict[str, int]]]:
     from core.attributes.views import ablation_views
     from core.catalog.catalog import load_arrays
@@ -287,25 +325,28 @@ def _studio_samples(
     arrays = load_arrays()
     cfg = StudioConfig(width=width, height=height)
     for i in range(n):
-        photo = render_index(arrays, "train", seed, i, cfg)
+        photo = render_index(arrays, mode, seed, i, cfg)
         if photo.sku is None or photo.screw_polygon is None:
             continue  # coin-only photo
-        mask = _polygon_mask(photo.screw_polygon, *photo.image.shape[:2])
+        h, w = photo.image.shape[:2]
+        mask = _polygon_mask(photo.screw_polygon, h, w)
+        coin_type = str(photo.meta["coin"]["type"]) if photo.meta.get("coin") else ""
         try:
             if locator is None:  # exact masks and the renderer's angle
-                crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]))
+                coin = None if photo.coin_polygon is None else _polygon_mask(photo.coin_polygon, h, w)
+                gains = _coin_gains(photo.image, coin, coin_type)
+                crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]), gains)
             else:  # what the search engine will see: predicted mask, pipeline angle
-                screw = _predicted(locator, photo.image, mask)
+                screw, coin = _predicted(locator, photo.image, mask)
                 if screw is None:
                     continue  # the segmenter missed this screw: nothing the engine could classify either
                 canon, mask = screw.canonical, screw.mask
-                crops = crops_from_canonical(canon)
+                crops = crops_from_canonical(canon, _coin_gains(photo.image, coin, coin_type))
         except NoScrewFoundError:
             continue
         labels = {a: index_of(a, v) for a, v in photo.sku.attributes().items()}
         labels["sku_row"] = arrays.row_of(photo.sku.id)
-        extra = {"tip_tall": tip_tall(canon.image, canon.mask)}
-        yield {**crops.as_dict(), **ablation_views(photo.image, mask), **extra}, labels
+        yield {**crops.as_dict(), **ablation_views(photo.image, mask)}, labels
 
 
 def build_crop_arrays(
@@ -316,8 +357,12 @@ def build_crop_arrays(
     progress: bool = True,
     segmenter: str | Path | None = None,
     rotationnet: str | Path | None = None,
+    mode: str = "train",
 ) -> dict[str, NDArray]:
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
+
+    ``mode`` is the studio's photo mode: ``train`` (mostly one screw, no coin: ``finish_wb`` = ``finish``) or
+    ``search`` (screw + coin: ``finish_wb`` is white-balanced by the coin, as the search engine does).
 
     With ``segmenter`` (a checkpoint), crops are cut the way the search engine cuts them — from that
     segmenter's mask of the screw (second pass at ``SEARCH_REFINE_ZOOM``, like the engine) and the pipeline's
@@ -340,7 +385,7 @@ def build_crop_arrays(
         from core.segment.predictor import SEARCH_REFINE_ZOOM
 
         locator = Locator.from_files(segmenter, rotationnet, threads=1, refine_zoom=SEARCH_REFINE_ZOOM)
-    it = _studio_samples(n, seed, width, height, locator)
+    it = _studio_samples(n, seed, width, height, locator, mode)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
         for k, v in crops.items():
             xs[k].append(v)

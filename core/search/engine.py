@@ -44,6 +44,7 @@ class PipelineEngine:
         classifiers: Mapping[str, torch.nn.Module],
         catalog: Any,  # core.catalog.CatalogArrays
         scoring: ScoringConfig = ScoringConfig(),
+        inputs: Mapping[str, str] | None = None,
     ) -> None:
         for name in classifiers:
             if name not in ATTRIBUTE_NAMES:
@@ -52,6 +53,8 @@ class PipelineEngine:
         self.classifiers = {k: m.eval() for k, m in classifiers.items()}
         self.catalog = catalog
         self.scoring = scoring
+        # the crop each classifier reads (its checkpoint's ``arch["input"]``), e.g. finish -> finish_wb
+        self.inputs = {name: (inputs or {}).get(name) or name for name in self.classifiers}
 
     def _probs(self, crops: dict[str, NDArray[np.uint8]]) -> dict[str, NDArray[np.float64]]:
         from core.attributes.train import to_tensor
@@ -59,7 +62,7 @@ class PipelineEngine:
         out: dict[str, NDArray[np.float64]] = {}
         with torch.inference_mode():
             for name, model in self.classifiers.items():
-                logits = model(to_tensor(crops[name][None]))  # (1, C)
+                logits = model(to_tensor(crops[self.inputs[name]][None]))  # (1, C)
                 out[name] = torch.softmax(logits.float(), dim=1)[0].double().numpy()
         return out
 
@@ -88,7 +91,16 @@ class PipelineEngine:
             warnings.append(
                 f"{len(loc.screws)} screws found: ranking the most confident one; photograph one at a time"
             )
-        crops = crops_from_canonical(screw.canonical).as_dict()
+        gains = None
+        coins = loc.segmentation.instances.get("coin", [])
+        if loc.coin is not None and coins:
+            from core.attributes.colour import balance_gains, coin_rgb
+
+            rgb = coin_rgb(image, coins[0])
+            gains = None if rgb is None else balance_gains(rgb, coin)
+        if gains is None and "finish_wb" in self.inputs.values():
+            warnings.append("finish read without the coin's colour reference (no coin found): less reliable")
+        crops = crops_from_canonical(screw.canonical, gains).as_dict()
         probs = self._probs(crops)
         t2 = time.perf_counter()
         missing = [a for a in ATTRIBUTE_NAMES if a not in probs]
@@ -117,7 +129,14 @@ class PipelineEngine:
             }
         return SearchResult(
             overlay=draw_overlay(image, loc),
-            crops={"canonical": screw.canonical.image[..., :3].copy(), **crops},
+            crops={
+                "canonical": screw.canonical.image[..., :3].copy(),
+                **{
+                    k: v
+                    for k, v in crops.items()
+                    if k != "tip_tall" and (k != "finish_wb" or gains is not None)
+                },
+            },
             length_mm=screw.length_mm,
             length_sigma_mm=screw.length_mm_std,
             diameter_mm=screw.diameter_mm,
@@ -167,8 +186,13 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # 512 px, the shipped model's scale, then each screw again at 1.6x that scale.
     locator = Locator.from_files(seg, rot if rot.is_file() else None, refine_zoom=SEARCH_REFINE_ZOOM)
-    classifiers = {a: load_attribute_model(p)[0] for a, p in attribute_model_paths(root).items()}
-    return PipelineEngine(locator, classifiers, load_arrays(catalog or os.environ.get("FVW_CATALOG") or None))
+    loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
+    return PipelineEngine(
+        locator,
+        {a: m for a, (m, _) in loaded.items()},
+        load_arrays(catalog or os.environ.get("FVW_CATALOG") or None),
+        inputs={a: str(arch.get("input") or a) for a, (_, arch) in loaded.items()},
+    )
 
 
 def example_photos(n: int = 6) -> list[str]:

@@ -147,7 +147,7 @@ def test_predicted_screw_is_the_best_overlap_above_half():
             return SimpleNamespace(screws=self.screws)
 
     image = np.zeros((20, 20, 3), np.uint8)
-    assert _predicted(Fake([far, near, same]), image, truth) is same
-    assert _predicted(Fake([far, near]), image, truth) is near
-    assert _predicted(Fake([far]), image, truth) is None
-    assert _predicted(Fake([]), image, truth) is None
+    assert _predicted(Fake([far, near, same]), image, truth)[0] is same
+    assert _predicted(Fake([far, near]), image, truth)[0] is near
+    assert _predicted(Fake([far]), image, truth) == (None, None)
+    assert _predicted(Fake([]), image, truth) == (None, None)

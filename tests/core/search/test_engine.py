@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from core.attributes.train import build_model
 from core.catalog.catalog import load_arrays
@@ -136,3 +137,41 @@ def test_engine_ranks_the_most_confident_screw_not_the_largest(scene):
     true_len = Locator(_OracleSegmenter(screw, coin), None, cfg).locate(photo.image).screws[0].length_mm
     assert res.length_mm == pytest.approx(true_len)
     assert any("2 screws found" in x and "most confident" in x for x in res.warnings)
+
+
+def test_finish_reads_the_coin_balanced_crop_when_its_model_asks(scene):
+    """A finish model trained on ``finish_wb`` gets the crop white-balanced by the photo's coin."""
+    from core.attributes.colour import balance_gains, coin_rgb
+    from core.attributes.data import crops_from_canonical
+
+    arrays, photo, screw, coin = scene
+    seen: list[np.ndarray] = []
+
+    class _Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return torch.zeros((x.shape[0], len(ATTRIBUTES["finish"])))
+
+    loc = Locator(_OracleSegmenter(screw, coin), None, LocateConfig())
+    coin_type = photo.meta["coin"]["type"]
+    for key in ("finish", "finish_wb"):
+        seen.clear()
+        eng = PipelineEngine(loc, {"finish": _Spy()}, arrays, inputs={"finish": key})
+        res = eng.search(photo.image, coin=coin_type, k=3)
+        located = loc.locate(photo.image)
+        s = located.screws[0]
+        gains = balance_gains(coin_rgb(photo.image, located.segmentation.instances["coin"][0]), coin_type)
+        want = crops_from_canonical(s.canonical, gains).as_dict()[key]
+        from core.attributes.train import to_tensor
+
+        assert torch.allclose(seen[0], to_tensor(want[None]))
+        assert ("finish_wb" in res.crops) and not np.array_equal(res.crops["finish_wb"], res.crops["finish"])
+    # no coin: the plain crop, and the answer says the colour reference is missing
+    eng = PipelineEngine(
+        Locator(_OracleSegmenter(screw, np.zeros_like(coin)), None, LocateConfig()),
+        {"finish": _Spy()},
+        arrays,
+        inputs={"finish": "finish_wb"},
+    )
+    res = eng.search(photo.image, coin=coin_type, k=3)
+    assert any("colour reference" in w for w in res.warnings) and "finish_wb" not in res.crops
