@@ -66,7 +66,13 @@ def test_implausible_or_impossible_refinements_return_the_blob_unchanged() -> No
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"iterations": 0}, {"bg_prob": 0.6}, {"fg_prob": 0.95, "sure_prob": 0.9}, {"min_ratio": 0.0}, {"max_ratio": 0.9}],
+    [
+        {"iterations": 0},
+        {"bg_prob": 0.6},
+        {"fg_prob": 0.95, "sure_prob": 0.9},
+        {"min_ratio": 0.0},
+        {"max_ratio": 0.9},
+    ],
 )
 def test_bad_grabcut_settings_are_refused(kwargs) -> None:
     with pytest.raises(ConfigError):
