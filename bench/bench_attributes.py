@@ -1,8 +1,12 @@
 """Attribute accuracy on held-out crops and SKU ranking on held-out studio photos (issue: identify and rank).
 
 Held-out data never touched in training or model selection: crops from seed stream 300
-(``python -m core.attributes crops --n 550 --seed 300 --out runs/attributes/crops-test.npz``), photos from
-seed stream 4,000,000+. Training used stream 100, epoch selection stream 200.
+(``python -m core.attributes crops --n 550 --seed 300 --out runs/attributes/crops-test.npz``; head, tip,
+thread) and 310 (``... --n 550 --seed 310 --mode search --out runs/attributes/crops-search-test.npz``: search
+photos with a coin, for the coin-balanced finish input), the same photos cut from the shipped segmenter's
+masks (``--segmenter models/segmenter/segmenter.safetensors --rotationnet models/rotationnet/rotationnet.safetensors``,
+files ``crops-predgc-test.npz`` / ``crops-search-predgc-test.npz``), photos from seed stream 4,000,000+.
+Training used streams 100 / 130 / 110 / 111 / 140 / 141, epoch selection 200 / 210.
 """
 
 from __future__ import annotations
@@ -10,6 +14,13 @@ from __future__ import annotations
 from bench.harness import register_figures, register_timing
 
 _TEST = "runs/attributes/crops-test.npz"
+# held-out crop files per attribute: (exact masks, the shipped segmenter's masks)
+_FILES = {
+    "head": (_TEST, "runs/attributes/crops-predgc-test.npz"),
+    "tip": (_TEST, "runs/attributes/crops-predgc-test.npz"),
+    "thread": (_TEST, "runs/attributes/crops-predgc-test.npz"),
+    "finish": ("runs/attributes/crops-search-test.npz", "runs/attributes/crops-search-predgc-test.npz"),
+}
 
 
 def _accuracy(path_model: str, attribute: str, test: str = _TEST) -> float:
@@ -22,6 +33,8 @@ def _accuracy(path_model: str, attribute: str, test: str = _TEST) -> float:
 
 
 def _attribute_figures() -> dict[str, float | str]:
+    from pathlib import Path
+
     import numpy as np
 
     from core.attributes.data import load_crop_arrays
@@ -29,14 +42,24 @@ def _attribute_figures() -> dict[str, float | str]:
 
     root = models_dir() / "attributes"
     out: dict[str, float | str] = {}
-    for a in ("head", "tip", "thread", "finish"):
-        p = root / f"{a}.safetensors"
-        out[f"{a} acc"] = round(_accuracy(str(p), a), 4) if p.is_file() else "no model"
+
+    def acc(model: Path, a: str, crops: str) -> float | str:
+        if not model.is_file():
+            return "no model"
+        if not Path(crops).is_file():
+            return f"no {crops} (see this module's docstring)"
+        return round(_accuracy(str(model), a, crops), 4)
+
+    for a, (exact, pred) in _FILES.items():
+        out[f"{a} acc"] = acc(root / f"{a}.safetensors", a, exact)
+        out[f"{a} acc, pipeline crops"] = acc(root / f"{a}.safetensors", a, pred)
     d = load_crop_arrays(_TEST)
     y = d["y_thread"]
     out["thread best constant answer"] = round(float((y == np.bincount(y).argmax()).mean()), 4)
-    plain = root / "finish_plain.safetensors"
-    out["finish plain acc"] = round(_accuracy(str(plain), "finish"), 4) if plain.is_file() else "no model"
+    out["finish plain acc"] = acc(root / "finish_plain.safetensors", "finish", _FILES["finish"][0])
+    out["finish plain acc, pipeline crops"] = acc(
+        root / "finish_plain.safetensors", "finish", _FILES["finish"][1]
+    )
     return out
 
 
@@ -168,7 +191,7 @@ def _e2e_setup():
     return lambda: engine.search(photo.image, coin=photo.meta["coin"]["type"], k=10)
 
 
-register_figures(group="attributes", name="held-out crop accuracy (seed 300)", fn=_attribute_figures)
+register_figures(group="attributes", name="held-out crop accuracy (seeds 300 / 310)", fn=_attribute_figures)
 register_figures(
     group="attributes",
     name="thread strip vs head direction (exact masks, 150 photos)",
