@@ -29,6 +29,8 @@ __all__ = ["build_demo", "handle_search", "main"]
 # Photos above this many pixels are decoded at a reduced size instead of refused (a 50 MP phone photo is
 # ordinary); the decoder's own bomb guard still refuses absurd files.
 MAX_SIDE = 2048
+# Gallery captions of the engine's crops (the classifier inputs; finish_wb is white-balanced by the coin).
+_CROP_CAPTIONS = {"finish_wb": "finish (balanced by the coin)", "thread": "thread strip"}
 
 
 def _fmt_mm(value: float | None, sigma: float | None) -> str:
@@ -82,7 +84,7 @@ def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) 
         ) from e
     except FvwError as e:
         raise gr.Error(str(e)) from e
-    crops = [(img, name) for name, img in res.crops.items()]
+    crops = [(img, _CROP_CAPTIONS.get(name, name)) for name, img in res.crops.items()]
     gallery = []
     for m in res.matches:
         try:
