@@ -240,7 +240,7 @@ def adapt_attribute(cfg: AdaptConfig) -> AdaptResult:
             f"checkpoint names no attribute (got {attribute!r}); adapt a file of models/attributes/",
             path=cfg.model,
         )
-    crops = load_labelled_crops(cfg.data, attribute)
+    crops = load_labelled_crops(cfg.data, attribute, str(arch.get("input") or attribute))
     want = tuple(int(v) for v in arch.get("input_size", crops.x.shape[1:3]))
     if want != tuple(crops.x.shape[1:3]):
         raise CheckpointError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -144,8 +144,32 @@ def _photo_key(root: Path, json_path: Path, image_path: str) -> str:
         return json_path.relative_to(root).with_suffix("").as_posix()
 
 
-def load_labelled_crops(root: str | Path, attribute: str) -> LabelledCrops:
+def _coin_gains(lf: Any, image: NDArray[np.uint8]) -> NDArray[np.float32] | None:
+    """The coin white balance of a labelled photo: its first area shape labelled ``coin`` whose description
+    (or ``coin`` attribute) names a known coin type, as the studio writes; None without one."""
+    from core.annotation import AREA_SHAPE_TYPES, shape_to_mask
+    from core.attributes.colour import COIN_REFERENCE_RGB, balance_gains, coin_rgb
+
+    h, w = image.shape[:2]
+    for s in lf.shapes:
+        if s.label != "coin" or s.shape_type not in AREA_SHAPE_TYPES:
+            continue
+        attrs = s.extra.get("attributes")
+        kind = str((attrs.get("coin") if isinstance(attrs, dict) else None) or s.description or "")
+        if kind not in COIN_REFERENCE_RGB:
+            continue
+        rgb = coin_rgb(image, shape_to_mask(s, h, w))
+        if rgb is not None:
+            return balance_gains(rgb, kind)
+    return None
+
+
+def load_labelled_crops(root: str | Path, attribute: str, key: str = "") -> LabelledCrops:
     """Cut the classifier input of ``attribute`` from every labelled screw under ``root``.
+
+    ``key`` is the crop the model reads when it is not the attribute's own (its checkpoint's ``input``, e.g.
+    ``finish_wb``: the finish white-balanced by a coin shape whose description names the coin type; photos
+    without one give the unbalanced crop).
 
     Raises:
         DatasetError / AnnotationError / InputError: see :func:`scan_labels`; also a photo that is
@@ -179,14 +203,15 @@ def load_labelled_crops(root: str | Path, attribute: str) -> LabelledCrops:
                 path=json_path,
                 field="imageHeight",
             )
+        gains = _coin_gains(lf, image) if key == "finish_wb" else None
         for lab in labs:
             mask = shape_to_mask(lf.shapes[lab.shape_index], h, w)
             try:
-                crops, _ = crops_from_mask(image, mask)
+                crops, _ = crops_from_mask(image, mask, gains=gains)
             except NoScrewFoundError as e:
                 skipped.append(f"{json_path.name} shape {lab.shape_index}: {e.message}")
                 continue
-            xs.append(getattr(crops, attribute))
+            xs.append(crops.as_dict()[key or attribute])
             ys.append(index_of(attribute, lab.value))
             photos.append(lab.photo)
     if not xs:

@@ -237,3 +237,22 @@ def test_same_seed_same_weights(folder, tmp_path):
     assert all(torch.equal(v, runs[1][k]) for k, v in runs[0].items())
     original = load_attribute_model(model)[0].state_dict()
     assert any(not torch.equal(v, runs[0][k]) for k, v in original.items())
+
+
+def test_coin_balanced_finish_uses_the_labelled_coin(studio):
+    """A finish model trained on ``finish_wb`` is adapted on crops balanced by the photo's coin shape (the
+    studio writes the coin type in its description), like the search engine cuts them."""
+    from core.attributes.colour import balance_gains, coin_rgb
+
+    plain = load_labelled_crops(studio, "finish")
+    wb = load_labelled_crops(studio, "finish", "finish_wb")
+    assert plain.photos == wb.photos and not np.array_equal(plain.x, wb.x)
+    p0 = wb.photos[0]
+    lf = load_label_file(studio / Path(p0).with_suffix(".json"))
+    image = read_image(studio / p0)
+    h, w = image.shape[:2]
+    coin = next(s for s in lf.shapes if s.label == "coin")
+    gains = balance_gains(coin_rgb(image, shape_to_mask(coin, h, w)), coin.description)
+    mask = shape_to_mask(next(s for s in lf.shapes if s.label == "screw"), h, w)
+    ref, _ = crops_from_mask(image, mask, gains=gains)
+    np.testing.assert_array_equal(wb.x[0], ref.finish_wb)
