@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.errors import ConfigError
+from core.segment.predictor import clean_instances
 
 __all__ = ["GrabCutConfig", "grabcut_refine"]
 
@@ -120,17 +121,11 @@ def grabcut_refine(
         cv2.grabCut(crop, trimap, rect, bgd, fgd, cfg.iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # e.g. no background samples in the box: keep the segmenter's blob
         return mask
-    fg = ((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n < 2:
+    fg = ((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)).astype(np.float32)
+    parts = clean_instances(fg, 0.5, 1)  # connected parts, holes filled, largest first
+    if not parts:
         return mask
-    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    part = (labels == k).astype(np.uint8)
-    # fill holes: flood the background from the border of a 1-px padded copy
-    padded = cv2.copyMakeBorder(part, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    flood = padded.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    filled = part | (1 - flood[1:-1, 1:-1])
+    filled = parts[0]
     new_area = int(filled.sum())
     if not cfg.min_ratio * area <= new_area <= cfg.max_ratio * area:
         return mask
