@@ -148,7 +148,7 @@ def _coin_gains(lf: Any, image: NDArray[np.uint8]) -> NDArray[np.float32] | None
     """The coin white balance of a labelled photo: its first area shape labelled ``coin`` whose description
     (or ``coin`` attribute) names a known coin type, as the studio writes; None without one."""
     from core.annotation import AREA_SHAPE_TYPES, shape_to_mask
-    from core.attributes.colour import COIN_REFERENCE_RGB, balance_gains, coin_rgb
+    from core.attributes.colour import COIN_REFERENCE_RGB, coin_gains
 
     h, w = image.shape[:2]
     for s in lf.shapes:
@@ -156,11 +156,9 @@ def _coin_gains(lf: Any, image: NDArray[np.uint8]) -> NDArray[np.float32] | None
             continue
         attrs = s.extra.get("attributes")
         kind = str((attrs.get("coin") if isinstance(attrs, dict) else None) or s.description or "")
-        if kind not in COIN_REFERENCE_RGB:
-            continue
-        rgb = coin_rgb(image, shape_to_mask(s, h, w))
-        if rgb is not None:
-            return balance_gains(rgb, kind)
+        gains = coin_gains(image, shape_to_mask(s, h, w), kind) if kind in COIN_REFERENCE_RGB else None
+        if gains is not None:
+            return gains
     return None
 
 

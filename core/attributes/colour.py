@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from core.errors import InputError
 
-__all__ = ["COIN_REFERENCE_RGB", "coin_rgb", "balance_gains", "apply_gains", "main"]
+__all__ = ["COIN_REFERENCE_RGB", "coin_rgb", "balance_gains", "coin_gains", "apply_gains", "main"]
 
 #: 8-bit RGB of each coin under the studio's average light (``python -m core.attributes.colour --n 400``).
 COIN_REFERENCE_RGB: Final[dict[str, tuple[float, float, float]]] = {
@@ -43,13 +43,17 @@ def coin_rgb(image: NDArray[np.uint8], coin_mask: NDArray[np.bool_]) -> NDArray[
         return None
     r = np.sqrt(area / np.pi)
     k = max(1, int(round(0.2 * r)))
-    inner = cv2.erode(
-        coin_mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
-    )
-    sel = inner > 0
+    # Erode only the coin's box grown by k (the same result as eroding the whole photo, ~50x less work on a
+    # 1280x960 photo): beyond k px from the coin nothing reaches it.
+    ys, xs = np.nonzero(coin_mask)
+    h, w = coin_mask.shape
+    y0, y1 = max(0, int(ys.min()) - k), min(h, int(ys.max()) + 1 + k)
+    x0, x1 = max(0, int(xs.min()) - k), min(w, int(xs.max()) + 1 + k)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    sel = cv2.erode(coin_mask[y0:y1, x0:x1].astype(np.uint8), disc) > 0
     if int(sel.sum()) < 30:
         return None
-    return np.asarray(image[sel].reshape(-1, 3).mean(axis=0), np.float64)
+    return np.asarray(image[y0:y1, x0:x1][sel].reshape(-1, 3).mean(axis=0), np.float64)
 
 
 def balance_gains(observed_rgb: NDArray[np.floating], coin: str) -> NDArray[np.float32]:
@@ -63,6 +67,18 @@ def balance_gains(observed_rgb: NDArray[np.floating], coin: str) -> NDArray[np.f
     ref = np.asarray(COIN_REFERENCE_RGB[coin], np.float64)
     g = ref / np.maximum(np.asarray(observed_rgb, np.float64), 1.0)
     return np.clip(g, *_GAIN_RANGE).astype(np.float32)
+
+
+def coin_gains(
+    image: NDArray[np.uint8], coin_mask: NDArray[np.bool_] | None, coin: str
+) -> NDArray[np.float32] | None:
+    """The white balance a photo's coin gives (:func:`balance_gains` of :func:`coin_rgb`), or None without a
+    usable coin: no mask, too few pixels, or a coin type that is not one of ``COIN_REFERENCE_RGB`` (e.g. a
+    studio photo without a coin, where a segmenter may still call something a coin)."""
+    if coin_mask is None or coin not in COIN_REFERENCE_RGB:
+        return None
+    rgb = coin_rgb(image, coin_mask)
+    return None if rgb is None else balance_gains(rgb, coin)
 
 
 def apply_gains(rgb: NDArray[np.uint8], gains: NDArray[np.floating] | None) -> NDArray[np.uint8]:

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.attributes.colour import apply_gains
+from core.attributes.colour import apply_gains, coin_gains
 from core.errors import DatasetError, NoScrewFoundError
 
 if TYPE_CHECKING:
@@ -302,17 +302,6 @@ def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_])
     return best, coin
 
 
-def _coin_gains(image: NDArray[np.uint8], coin_mask: Any, coin: str) -> NDArray[np.float32] | None:
-    """The coin's white balance for this photo, or None without a usable coin (a photo without one, where the
-    segmenter may still call something a coin, has no coin type)."""
-    from core.attributes.colour import COIN_REFERENCE_RGB, balance_gains, coin_rgb
-
-    if coin_mask is None or coin not in COIN_REFERENCE_RGB:
-        return None
-    rgb = coin_rgb(image, coin_mask)
-    return None if rgb is None else balance_gains(rgb, coin)
-
-
 def _studio_samples(
     n: int, seed: int, width: int, height: int, locator: Any = None, mode: str = "train"
 ) -> Iterator[tuple[dict[str, NDArray[np.uint8]], dict[str, int]]]:
@@ -334,14 +323,14 @@ def _studio_samples(
         try:
             if locator is None:  # exact masks and the renderer's angle
                 coin = None if photo.coin_polygon is None else _polygon_mask(photo.coin_polygon, h, w)
-                gains = _coin_gains(photo.image, coin, coin_type)
+                gains = coin_gains(photo.image, coin, coin_type)
                 crops, canon = crops_from_mask(photo.image, mask, float(photo.meta["angle_deg"]), gains)
             else:  # what the search engine will see: predicted mask, pipeline angle
                 screw, coin = _predicted(locator, photo.image, mask)
                 if screw is None:
                     continue  # the segmenter missed this screw: nothing the engine could classify either
                 canon, mask = screw.canonical, screw.mask
-                crops = crops_from_canonical(canon, _coin_gains(photo.image, coin, coin_type))
+                crops = crops_from_canonical(canon, coin_gains(photo.image, coin, coin_type))
         except NoScrewFoundError:
             continue
         labels = {a: index_of(a, v) for a, v in photo.sku.attributes().items()}

@@ -91,15 +91,12 @@ class PipelineEngine:
             warnings.append(
                 f"{len(loc.screws)} screws found: ranking the most confident one; photograph one at a time"
             )
-        gains = None
-        coins = loc.segmentation.instances.get("coin", [])
-        if loc.coin is not None and coins:
-            from core.attributes.colour import balance_gains, coin_rgb
+        from core.attributes.colour import coin_gains
 
-            rgb = coin_rgb(image, coins[0])
-            gains = None if rgb is None else balance_gains(rgb, coin)
+        coins = loc.segmentation.instances.get("coin", [])
+        gains = coin_gains(image, coins[0], coin) if loc.coin is not None and coins else None
         if gains is None and "finish_wb" in self.inputs.values():
-            warnings.append("finish read without the coin's colour reference (no coin found): less reliable")
+            warnings.append("finish read without the coin's colour reference (no usable coin): less reliable")
         crops = crops_from_canonical(screw.canonical, gains).as_dict()
         probs = self._probs(crops)
         t2 = time.perf_counter()

@@ -54,3 +54,15 @@ def test_gains_are_clipped_alpha_is_kept_and_bad_inputs_refused() -> None:
     tiny = np.zeros((50, 50), bool)
     tiny[:4, :4] = True
     assert coin_rgb(np.zeros((50, 50, 3), np.uint8), tiny) is None
+
+
+@pytest.mark.parametrize("centre", [(40, 60), (5, 60), (150, 115)])
+def test_coin_colour_is_the_whole_photo_erosion_also_at_the_border(centre) -> None:
+    """Eroding only the coin's box gives what eroding the whole photo gives, for a coin cut by the border too."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (120, 160, 3)).astype(np.uint8)
+    disc = np.zeros((120, 160), np.uint8)
+    cv2.circle(disc, centre, 30, 1, -1)
+    k = max(1, round(0.2 * np.sqrt(disc.sum() / np.pi)))
+    full = cv2.erode(disc, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))) > 0
+    assert np.array_equal(coin_rgb(img, disc > 0), img[full].mean(axis=0))
