@@ -41,7 +41,8 @@ def _fmt_mm(value: float | None, sigma: float | None) -> str:
 
 def _summary(res: SearchResult) -> str:
     lines = [
-        f"**Length** {_fmt_mm(res.length_mm, res.length_sigma_mm)} · "
+        f"**Length** {_fmt_mm(res.length_mm, res.length_sigma_mm)} (under the head) · "
+        f"**Head to tip** {_fmt_mm(res.overall_length_mm, res.overall_length_sigma_mm)} · "
         f"**Diameter** {_fmt_mm(res.diameter_mm, res.diameter_sigma_mm)}",
     ]
     if res.coin:

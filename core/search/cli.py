@@ -76,7 +76,8 @@ def format_table(result: SearchResult) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.append("")
-    lines.append(f"measured length:   {_mm(result.length_mm, result.length_sigma_mm)}")
+    lines.append(f"measured length:   {_mm(result.length_mm, result.length_sigma_mm)} (under the head)")
+    lines.append(f"head to tip:       {_mm(result.overall_length_mm, result.overall_length_sigma_mm)}")
     lines.append(f"measured diameter: {_mm(result.diameter_mm, result.diameter_sigma_mm)}")
     if result.attributes:
         lines.append("")

@@ -24,7 +24,8 @@ class SearchResult:
     Attributes:
         overlay: (H, W, 3) uint8 RGB photo with screw and coin masks drawn.
         crops: canonical head-up crops by name (``head``, ``tip``, ``body``, ``canonical``), uint8 RGB.
-        length_mm / diameter_mm: measured sizes (None when unavailable, e.g. no coin), with 1-sigma.
+        length_mm / diameter_mm: measured sizes (None when unavailable, e.g. no coin), with 1-sigma; the
+            length is nominal (under the head unless countersunk), ``overall_length_mm`` head to tip.
         coin: centre (x, y), radius_px, px_per_mm and type, or None when no coin was found.
         attributes: attribute -> top values as (value, probability), best first.
         matches: ranked SKUs, best first.
@@ -38,6 +39,8 @@ class SearchResult:
     length_sigma_mm: float | None = None
     diameter_mm: float | None = None
     diameter_sigma_mm: float | None = None
+    overall_length_mm: float | None = None
+    overall_length_sigma_mm: float | None = None
     coin: dict[str, object] | None = None
     attributes: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     matches: list[Match] = field(default_factory=list)
@@ -50,6 +53,8 @@ class SearchResult:
             "length_sigma_mm": self.length_sigma_mm,
             "diameter_mm": self.diameter_mm,
             "diameter_sigma_mm": self.diameter_sigma_mm,
+            "overall_length_mm": self.overall_length_mm,
+            "overall_length_sigma_mm": self.overall_length_sigma_mm,
             "coin": self.coin,
             "attributes": {k: [[v, round(p, 4)] for v, p in vals] for k, vals in self.attributes.items()},
             "matches": [m.to_json() for m in self.matches],

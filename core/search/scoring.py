@@ -5,6 +5,10 @@ The score of a SKU is a log-likelihood::
     score = sum_a log(max(p_a[value_a(SKU)], floor))              # attributes: head, finish, tip, thread
           + log N(length_mm; L_sku, sigma_L) + log N(diameter_mm; D_sku, sigma_D)   # when measured
 
+With a head-allowance table (``ScoringConfig.head_allowance``, :mod:`core.measure.head_allowance`) and a
+measured OVERALL length, the length term compares that with each SKU's expected overall length
+``L_sku + allowance[head_sku] * D_sku`` instead of comparing a nominal length read off the mask's head.
+
 Summing floored logs rather than multiplying probabilities keeps 1e-30-ish products from underflowing to 0 and
 ties; the floor stops one over-confident classifier from vetoing a SKU outright. Everything is vectorised
 over the catalog (a few gathers and adds), so 15,000 SKUs take well under a millisecond and a million a few
@@ -59,17 +63,28 @@ class ScoringConfig:
             0.260 / 0.365; 0.12 here: 0.397 / 0.520 and 0.340 / 0.515; a 0.12 mask error in the measurement
             with 0.04 here: 0.410 / 0.530 and 0.340 / 0.545.
         size_weight: multiplies the size log-likelihood (0 ignores size).
+        head_allowance: overall minus nominal length per head type (taxonomy order), in shank diameters;
+            None scores the nominal length.
     """
 
     floor: float = 1e-4
     rel_sigma: float = 0.04
     size_weight: float = 1.0
+    head_allowance: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.floor < 1.0:
             raise InputError(f"floor must be in (0, 1), got {self.floor}", field="floor")
         if self.rel_sigma <= 0:
             raise InputError(f"rel_sigma must be > 0, got {self.rel_sigma}", field="rel_sigma")
+        if self.head_allowance is not None and (
+            len(self.head_allowance) != len(ATTRIBUTES["head"])
+            or not all(np.isfinite(a) for a in self.head_allowance)
+        ):
+            raise InputError(
+                f"head_allowance needs one finite number per head type ({len(ATTRIBUTES['head'])})",
+                field="head_allowance",
+            )
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ def score_catalog(
     length: SizeMeasurement | None = None,
     diameter: SizeMeasurement | None = None,
     config: ScoringConfig = ScoringConfig(),
+    overall: SizeMeasurement | None = None,
 ) -> NDArray[np.float64]:
     """Score every SKU.
 
@@ -134,6 +150,7 @@ def score_catalog(
         length: measured screw length (optional).
         diameter: measured shank diameter (optional).
         config: floor and size tolerances.
+        overall: measured overall length; used instead of ``length`` when ``config.head_allowance`` is set.
 
     Returns:
         (N,) float64 log-likelihood per SKU, higher is better.
@@ -145,7 +162,15 @@ def score_catalog(
         logp = np.log(np.maximum(p, config.floor))  # (C,)
         total += logp[getattr(catalog, f"{name}_idx")]
     if config.size_weight:
-        total += config.size_weight * _size_loglik(length, catalog.length_mm, config)
+        if config.head_allowance is not None and overall is not None and overall.value_mm is not None:
+            from core.measure.head_allowance import expected_overall_mm
+
+            expected = expected_overall_mm(
+                catalog.length_mm, catalog.diameter_mm, catalog.head_idx, np.asarray(config.head_allowance)
+            )
+            total += config.size_weight * _size_loglik(overall, expected, config)
+        else:
+            total += config.size_weight * _size_loglik(length, catalog.length_mm, config)
         total += config.size_weight * _size_loglik(diameter, catalog.diameter_mm, config)
     return total
 
@@ -157,11 +182,12 @@ def top_k(
     length: SizeMeasurement | None = None,
     diameter: SizeMeasurement | None = None,
     config: ScoringConfig = ScoringConfig(),
+    overall: SizeMeasurement | None = None,
 ) -> list[Match]:
     """The ``k`` best SKUs, best first, each with its per-attribute breakdown."""
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}", field="k")
-    scores = score_catalog(catalog, probs, length, diameter, config)
+    scores = score_catalog(catalog, probs, length, diameter, config, overall)
     k = min(k, scores.shape[0])
     idx = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
     idx = idx[np.argsort(-scores[idx], kind="stable")]

@@ -90,7 +90,8 @@ def evaluate_heldout(
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
         a found screw), ``angle_err_median_deg``, ``head_side_correct`` (found screws whose head direction is
-        within 90 deg of the truth), ``length_err_median`` / ``diameter_err_median`` (relative),
+        within 90 deg of the truth), ``length_err_median`` / ``diameter_err_median`` (relative; length =
+        nominal, under the head), ``overall_length_err_median`` (head to tip, vs the true mask's extent),
         ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
         and ``latency_ms_median`` of one locate call.
     """
@@ -98,6 +99,7 @@ def evaluate_heldout(
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
     lerr: list[float] = []
+    oerr: list[float] = []
     derr: list[float] = []
     lat: list[float] = []
     found = 0
@@ -118,6 +120,13 @@ def evaluate_heldout(
         if best.length_mm is not None and best.diameter_mm is not None:
             lerr.append(abs(best.length_mm - photo.meta["length_mm"]) / photo.meta["length_mm"])
             derr.append(abs(best.diameter_mm - photo.meta["diameter_mm"]) / photo.meta["diameter_mm"])
+        if best.overall_length_mm is not None and photo.meta.get("px_per_mm"):
+            from core.measure.screw import length_px_along_axis
+
+            true_overall = (
+                length_px_along_axis(truth["screw"], photo.meta["angle_deg"]) / photo.meta["px_per_mm"]
+            )
+            oerr.append(abs(best.overall_length_mm - true_overall) / true_overall)
     out: dict[str, float] = {}
     for c, (ni, npred, ntrue) in acc.items():
         out[f"iou_{c}"] = float(ni / max(npred + ntrue - ni, 1))
@@ -128,6 +137,8 @@ def evaluate_heldout(
     out["angle_err_median_deg"] = float(np.median([min(e, 180 - e) for e in ang])) if ang else nan
     out["head_side_correct"] = float(np.mean([e < 90 for e in ang])) if ang else nan
     out["length_err_median"] = float(np.median(lerr)) if lerr else nan
+    # head to tip, against the true mask's extent: the mask and the coin's error without the nominal-length convention
+    out["overall_length_err_median"] = float(np.median(oerr)) if oerr else nan
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
     out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config))

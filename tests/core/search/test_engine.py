@@ -75,7 +75,10 @@ def test_search_returns_ranked_skus_with_evidence(scene):
     sku = photo.sku
     assert res.length_mm is not None and res.coin is not None
     assert res.length_mm == pytest.approx(sku.length_mm + 0.7 * sku.diameter_mm, rel=0.12)
+    # head to tip is the nominal length plus the head (or equal, for a countersunk head)
+    assert res.overall_length_mm is not None and res.overall_length_mm >= res.length_mm - 1e-6
     js = res.to_json()
+    assert js["overall_length_mm"] == res.overall_length_mm
     assert js["matches"][0]["sku"] == res.matches[0].sku
     assert eng.thumbnail(res.matches[0].sku, 64).shape == (64, 64, 3)
 
@@ -164,7 +167,8 @@ def test_finish_reads_the_coin_balanced_crop_when_its_model_asks(scene):
         want = crops_from_canonical(s.canonical, gains).as_dict()[key]
         from core.attributes.train import to_tensor
 
-        assert torch.allclose(seen[0], to_tensor(want[None]))
+        assert torch.allclose(seen[0][:1], to_tensor(want[None]))  # the crop, then its mirror (mirror_tta)
+        assert torch.allclose(seen[0][1:], to_tensor(want[None, :, ::-1].copy()))
         assert ("finish_wb" in res.crops) and not np.array_equal(res.crops["finish_wb"], res.crops["finish"])
     # no coin: the plain crop, and the answer says the colour reference is missing
     eng = PipelineEngine(
@@ -175,3 +179,44 @@ def test_finish_reads_the_coin_balanced_crop_when_its_model_asks(scene):
     )
     res = eng.search(photo.image, coin=coin_type, k=3)
     assert any("colour reference" in w for w in res.warnings) and "finish_wb" not in res.crops
+
+
+def test_a_tiny_confident_sliver_does_not_beat_the_screw():
+    """``most_screw_like``: confidence first, but a 30-pixel sliver at 0.99 loses to a screw at 0.95."""
+    from types import SimpleNamespace
+
+    from core.search.engine import most_screw_like
+
+    def blob(p: float, area: int) -> SimpleNamespace:
+        m = np.zeros(area + 10, bool)
+        m[:area] = True
+        return SimpleNamespace(mask_confidence=p, mask=m)
+
+    screw, sliver, pen = blob(0.95, 2000), blob(0.99, 30), blob(0.6, 9000)
+    assert most_screw_like([sliver, pen, screw]) is screw
+    assert most_screw_like([sliver, pen]) is sliver  # still: a confident blob over a big doubtful one
+    with pytest.raises(NoScrewFoundError):
+        most_screw_like([])
+
+
+class _LeftRight(torch.nn.Module):
+    """Logits from the left half's and the right half's brightness: a mirror swaps them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = x.shape[-1]
+        left, right = x[..., : w // 2].mean((1, 2, 3)), x[..., w // 2 :].mean((1, 2, 3))
+        return torch.stack([10 * left, 10 * right], 1)
+
+
+def test_mirror_tta_averages_the_crop_and_its_mirror(scene):
+    arrays, *_ = scene
+    crop = np.zeros((1, 8, 8, 3), np.uint8)[0]
+    crop[:, :4] = 255  # bright left half
+    eng = PipelineEngine(
+        Locator(None, None, LocateConfig()), {"head": _LeftRight()}, arrays, mirror_tta=False
+    )
+    p = eng._probs({"head": crop})["head"]
+    assert p[0] > 0.99
+    eng.mirror_tta = True
+    p = eng._probs({"head": crop})["head"]
+    assert p == pytest.approx([0.5, 0.5])

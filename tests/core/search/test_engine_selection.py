@@ -27,3 +27,17 @@ def test_default_engine_uses_the_segmenter_chosen_on_the_models_page(tmp_path):
     from core.segment.predictor import SEARCH_REFINE_ZOOM
 
     assert engine.locator.segmenter.refine_zoom == SEARCH_REFINE_ZOOM > 1.0
+    # No head-allowance table in that folder: the nominal length is scored.
+    assert engine.scoring.head_allowance is None
+    import numpy as np
+
+    from core.catalog.taxonomy import HEADS
+    from core.measure.head_allowance import save_head_allowance
+
+    save_head_allowance(
+        tmp_path / "measure" / "head_allowance.json", np.full(len(HEADS), 0.5), np.zeros(len(HEADS), int), "t"
+    )
+    assert default_engine(tmp_path).scoring.head_allowance == (0.5,) * len(HEADS)
+    (tmp_path / "measure" / "head_allowance.json").write_text("[]")
+    with pytest.raises(CheckpointError, match="head-allowance"):
+        default_engine(tmp_path)

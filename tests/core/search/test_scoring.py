@@ -130,3 +130,29 @@ def test_vectorised_over_a_large_catalog_is_fast():
     assert s.shape == (n,)
     # Generous bound for a shared CI machine; bench/ reports the real median.
     assert min(times) < 0.5
+
+
+def test_overall_length_is_scored_against_nominal_plus_head_allowance():
+    """A and B share nominal length and diameter but not the head: the overall length tells them apart."""
+    probs = {k: _uniform(k) for k in ATTRIBUTES}
+    allowance = [0.0] * len(ATTRIBUTES["head"])
+    allowance[1] = 1.0  # head 1 (SKU B) adds one diameter (4 mm) to the 20 mm nominal length
+    cfg = ScoringConfig(head_allowance=tuple(allowance), rel_sigma=0.02)
+    s = score_catalog(_cat(), probs, config=cfg, overall=SizeMeasurement(24.0, 0.2))
+    assert s[1] > s[0]
+    var = 0.2**2 + (0.02 * 24.0) ** 2
+    base = sum(math.log(1.0 / len(v)) for v in ATTRIBUTES.values())
+    assert s[1] == pytest.approx(base - 0.5 * math.log(var))
+    # Without the table (or without an overall measurement) the nominal length is scored, as before.
+    assert np.allclose(
+        score_catalog(_cat(), probs, length=SizeMeasurement(20.0, 0.2), overall=SizeMeasurement(24.0, 0.2)),
+        score_catalog(_cat(), probs, length=SizeMeasurement(20.0, 0.2)),
+    )
+    s2 = score_catalog(
+        _cat(), probs, length=SizeMeasurement(20.0, 0.2), config=cfg, overall=SizeMeasurement(None)
+    )
+    assert s2[0] == pytest.approx(s2[1])
+    with pytest.raises(InputError, match="head_allowance"):
+        ScoringConfig(head_allowance=(1.0, 2.0))
+    with pytest.raises(InputError, match="head_allowance"):
+        ScoringConfig(head_allowance=(float("nan"),) * len(ATTRIBUTES["head"]))
