@@ -9,6 +9,8 @@ the truth. Scoring settings are then compared on the cache::
     python -m bench.ranking_study collect --seed 4600000 --n 300     # validation stream (~0.6 s a photo)
     python -m bench.ranking_study report runs/ranking-study/seed-4600000-n300.npz
 
+Candidate models: point ``FVW_MODELS`` at a copy of ``models/`` holding them, and pass ``--out``.
+
 Choices are made on validation streams (4,500,000 / 4,600,000), never on the held-out 4,000,000 of the bench.
 """
 
@@ -283,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--seed", type=int, required=True)
     c.add_argument("--n", type=int, default=300)
     c.add_argument("--start", type=int, default=0)
+    c.add_argument("--out", default=None, help="cache file (default runs/ranking-study/seed-S-nN.npz)")
     r = sub.add_parser("report", help="accuracy per view, and SKU top-1 / top-5 per scoring setting")
     r.add_argument("cache", nargs="+")
     r.add_argument(
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "collect":
         if a.seed == 4_000_000:
             p.error("seed 4,000,000 is the bench's held-out stream: choose settings on another seed")
-        print(collect(a.seed, a.n, a.start))
+        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None))
     else:
         report(a.cache, a.allowance)
     return 0
