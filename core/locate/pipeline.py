@@ -267,20 +267,11 @@ class Locator:
         head = head_height_px(can.mask, can.head_rows)
         # Catalog lengths are nominal: under the head, except for countersunk heads.
         nominal_px = length_px if head.countersunk else max(length_px - head.height_px, 1.0)
-        size = measure_screw(
-            nominal_px,
-            diameter_px,
-            scale.px_per_mm if scale else None,
-            scale.px_per_mm_std if scale else 0.0,
-            mask_rel_std=self.config.size_rel_std,
-        )
+        ppm, ppm_std = (scale.px_per_mm, scale.px_per_mm_std) if scale else (None, 0.0)
+        size = measure_screw(nominal_px, diameter_px, ppm, ppm_std, mask_rel_std=self.config.size_rel_std)
         # The overall extent in mm too: the search scores it against each SKU's nominal length + head allowance.
         overall = measure_screw(
-            length_px,
-            diameter_px,
-            scale.px_per_mm if scale else None,
-            scale.px_per_mm_std if scale else 0.0,
-            mask_rel_std=self.config.overall_rel_std,
+            length_px, diameter_px, ppm, ppm_std, mask_rel_std=self.config.overall_rel_std
         )
         reasons: dict[str, str] = {}
         cut = touches_border(mask)
