@@ -58,7 +58,7 @@ class LocateConfig:
             reads it as the size's tolerance (validation SKU top-1 / top-5 0.317 / 0.420 -> 0.410 / 0.530).
             Set 0 for exact masks.
         overall_rel_std: the same for the OVERALL length (head to tip), which needs no head height read off the
-            mask: on 482 validation photos (seeds 4,500,000 / 4,600,000) its log error against nominal + head
+            mask: on 480 validation photos (seeds 4,500,000 / 4,600,000) its log error against nominal + head
             allowance (:mod:`core.measure.head_allowance`) has a robust std of 0.055, the nominal length's 0.103.
             Search ranking there, top-1 / top-5: 0.706 / 0.814 with 0.12, 0.724 / 0.820 with 0.06.
         refine_edges: move each screw mask's outline onto the photo's edges with GrabCut seeded by the

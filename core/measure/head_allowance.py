@@ -11,7 +11,7 @@ the measured overall length against each SKU's expected overall length instead::
 pipeline's own masks and coin scale (so it also absorbs the masks' bias at the head), as the median of
 ``(measured overall - nominal) / diameter`` over the screws of that head type::
 
-    python -m core.measure.head_allowance --seed 152 --n 1200      # -> models/measure/head_allowance.json
+    python -m core.measure.head_allowance --seed 152 --n 800      # -> models/measure/head_allowance.json
 
 For your own catalog, run it on labelled photos of your screws, or write the JSON by hand from the
 standards (e.g. a socket cap head is 1.0 d tall, a countersunk head 0).
@@ -124,6 +124,8 @@ def expected_overall_mm(
 
 def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]:
     """The pipeline's overall length of the true screw on ``n`` studio search photos of ``seed``."""
+    import dataclasses
+
     import cv2
     import torch
     from tqdm import tqdm
@@ -144,8 +146,6 @@ def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]
         truth = np.zeros(ph.image.shape[:2], np.uint8)
         cv2.fillPoly(truth, [np.round(ph.screw_polygon).astype(np.int32)], 1)
         try:
-            import dataclasses
-
             loc = engine.locator
             res = type(loc)(
                 loc.segmenter, loc.rotationnet, dataclasses.replace(loc.config, coin=ph.meta["coin"]["type"])
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m core.measure.head_allowance", description=__doc__.split("\n")[0]
     )
     p.add_argument("--seed", type=int, default=152, help="training stream of studio search photos")
-    p.add_argument("--n", type=int, default=1200, help="photos to render")
+    p.add_argument("--n", type=int, default=800, help="photos to render")
     p.add_argument("--out", default=None, help="default: models/measure/head_allowance.json")
     a = p.parse_args(argv)
     m = measure_training_photos(a.seed, a.n)

@@ -78,7 +78,8 @@ class PipelineEngine:
         self.inputs = {name: (inputs or {}).get(name) or name for name in self.classifiers}
         # Average each classifier's probabilities over the crop and its left-right mirror (a flip no attribute's
         # class depends on; every training policy uses it). Validation, 500 photos of seeds 4,500,000 /
-        # 4,600,000 (`python -m bench.ranking_study`): SKU top-1 / top-5 0.644 / 0.756 -> 0.664 / 0.772.
+        # 4,600,000 (`python -m bench.ranking_study`): SKU top-1 / top-5 0.644 / 0.756 -> 0.664 / 0.772 with the
+        # session-5 classifiers; with the session-6 ones 0.738 / 0.838 -> 0.738 / 0.840 (no gain; kept: ~5 ms).
         self.mirror_tta = mirror_tta
 
     def _probs(self, crops: dict[str, NDArray[np.uint8]]) -> dict[str, NDArray[np.float64]]:
