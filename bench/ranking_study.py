@@ -2,9 +2,10 @@
 
 Running the whole search per setting costs minutes; the ranking itself costs microseconds. So this study
 runs the pipeline ONCE per photo and keeps, per photo, the classifiers' logits on several views of the
-same screw (the shipped GrabCut mask; the segmenter's raw mask; the GrabCut mask eroded / dilated 1 px;
-each crop also mirrored left-right, a class-preserving flip for every attribute), the measured sizes and
-the truth. Scoring settings are then compared on the cache::
+same screw (the crops of the shipped GrabCut mask and of the segmenter's raw mask, each also mirrored
+left-right, a class-preserving flip for every attribute), the measured sizes and the truth. Scoring
+settings are then compared on the cache (session 6 also tried crops of the GrabCut mask eroded / dilated
+by 1 px: no gain, dropped)::
 
     python -m bench.ranking_study collect --seed 4600000 --n 300     # validation stream (~0.6 s a photo)
     python -m bench.ranking_study report runs/ranking-study/seed-4600000-n300.npz
@@ -243,12 +244,12 @@ def report(paths: list[str], allowance_file: str = "") -> None:
         print(f"| {v} | " + " | ".join(f"{x:.3f}" for x in accs) + " |")
     temps = {a: fit_temperature(cache[f"logits/gc/{a}"][found], cache[f"true_{a}"][found]) for a in names}
     print("NLL temperatures on these photos (gc view):", {a: round(t, 2) for a, t in temps.items()})
+    print("SKU top-1 / top-5, nominal length term, per set of views averaged:")
     for label, views in (
         ("gc", ("gc",)),
         ("gc+flip", ("gc", "gc_flip")),
         ("gc+raw", ("gc", "raw")),
-        ("all 4 masks", VIEWS),
-        ("all 8 views", (*VIEWS, *(f"{v}_flip" for v in VIEWS))),
+        ("gc+raw, +flips", (*VIEWS, *(f"{v}_flip" for v in VIEWS))),
     ):
         a = rank_figures(cache, views)
         b = rank_figures(cache, views, temps)
