@@ -1,4 +1,8 @@
-"""Catalog scoring speed: 15,000 SKUs (the shipped catalog size) and 1,000,000 synthetic SKUs."""
+"""Catalog scoring speed: 15,000 SKUs (the shipped catalog size) and 1,000,000 synthetic SKUs.
+
+Scored as the shipped engine scores: four attributes, diameter, and the head-to-tip length against nominal +
+head allowance (``models/measure/head_allowance.json``; the nominal length when that file is missing).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ def _setup(n: int):
         import numpy as np
 
         from core.catalog.taxonomy import ATTRIBUTES
-        from core.search import SizeMeasurement, score_catalog
+        from core.measure.head_allowance import load_head_allowance
+        from core.search import ScoringConfig, SizeMeasurement, score_catalog
 
         @dataclass
         class _Arrays:
@@ -36,7 +41,10 @@ def _setup(n: int):
         )
         probs = {k: rng.dirichlet(np.ones(len(v))) for k, v in ATTRIBUTES.items()}
         length, diameter = SizeMeasurement(30.0, 0.5), SizeMeasurement(4.0, 0.1)
-        return lambda: score_catalog(cat, probs, length, diameter)
+        allowance = load_head_allowance()
+        cfg = ScoringConfig(head_allowance=None if allowance is None else tuple(float(a) for a in allowance))
+        overall = SizeMeasurement(33.0, 2.0)
+        return lambda: score_catalog(cat, probs, length, diameter, cfg, overall)
 
     return make
 

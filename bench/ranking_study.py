@@ -18,6 +18,7 @@ Choices are made on validation streams (4,500,000 / 4,600,000), never on the hel
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,14 @@ def fit_temperature(logits: NDArray[np.floating], y: NDArray[np.integer]) -> flo
     return float(fine[int(np.argmin([nll(t) for t in fine]))])
 
 
+@functools.lru_cache(maxsize=1)
+def _catalog() -> Any:
+    """The default catalog, read once per process (the report scores it a dozen times)."""
+    from core.catalog.catalog import load_arrays
+
+    return load_arrays()
+
+
 def rank_figures(
     cache: dict[str, NDArray[Any]],
     views: tuple[str, ...] = ("gc",),
@@ -182,10 +191,9 @@ def rank_figures(
     std_scale: float = 1.0,
 ) -> dict[str, float]:
     """SKU top-1 / top-5 over the catalog (photos without a screw count as misses)."""
-    from core.catalog.catalog import load_arrays
     from core.search.scoring import ScoringConfig, SizeMeasurement, score_catalog
 
-    cat = load_arrays()
+    cat = _catalog()
     scoring = scoring or ScoringConfig()
     names = attributes or tuple(sorted({k.split("/")[2] for k in cache if k.startswith("logits/gc/")}))
     n = len(cache["found"])

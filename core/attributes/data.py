@@ -293,13 +293,9 @@ def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_])
     seg = getattr(res, "segmentation", None)
     coins = seg.instances.get("coin", []) if seg is not None and res.coin is not None else []
     coin = coins[0] if coins else None
-    best, best_iou = None, 0.5
-    for s in found:
-        inter = float(np.logical_and(s.mask, truth).sum())
-        iou = inter / max(float(np.logical_or(s.mask, truth).sum()), 1.0)
-        if iou >= best_iou:
-            best, best_iou = s, iou
-    return best, coin
+    from core.locate import matching_screw
+
+    return matching_screw(found, truth), coin
 
 
 def _studio_samples(

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from core.locate.pipeline import LocateConfig, LocateResult, Locator, ScrewResult, touches_border
+from core.locate.pipeline import (
+    LocateConfig,
+    LocateResult,
+    Locator,
+    ScrewResult,
+    matching_screw,
+    touches_border,
+)
 
-__all__ = ["LocateConfig", "LocateResult", "Locator", "ScrewResult", "touches_border"]
+__all__ = ["LocateConfig", "LocateResult", "Locator", "ScrewResult", "matching_screw", "touches_border"]

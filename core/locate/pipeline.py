@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from core.segment.predictor import (
 )
 from core.segment.refine import GrabCutConfig, grabcut_refine
 
-__all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border"]
+__all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border", "matching_screw"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,19 @@ class LocateResult:
         }
 
 
+def matching_screw(
+    screws: list[ScrewResult], truth: NDArray[np.bool_], min_iou: float = 0.5
+) -> ScrewResult | None:
+    """The found screw whose mask overlaps a true mask best, if that IoU is at least ``min_iou`` (else None):
+    how training and calibration code pairs the pipeline's screw with the studio's."""
+    best, best_iou = None, min_iou
+    for s in screws:
+        iou = float((s.mask & truth).sum()) / max(float((s.mask | truth).sum()), 1.0)
+        if iou >= best_iou:
+            best, best_iou = s, iou
+    return best
+
+
 def touches_border(mask: NDArray[np.bool_]) -> bool:
     """True when the mask reaches the outermost row or column of the photo."""
     return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
@@ -201,6 +214,10 @@ class Locator:
         self.segmenter = segmenter
         self.rotationnet = rotationnet
         self.config = config or LocateConfig()
+
+    def with_config(self, **changes: Any) -> Locator:
+        """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
+        return Locator(self.segmenter, self.rotationnet, replace(self.config, **changes))
 
     @classmethod
     def from_files(

@@ -39,10 +39,11 @@ __all__ = [
 ]
 
 
-def default_path() -> Path:
+def default_path(models: str | Path | None = None) -> Path:
+    """``<models>/measure/head_allowance.json`` (default: the project's models folder)."""
     from core.paths import models_dir
 
-    return models_dir() / "measure" / "head_allowance.json"
+    return Path(models or models_dir()) / "measure" / "head_allowance.json"
 
 
 def fit_head_allowance(
@@ -124,14 +125,13 @@ def expected_overall_mm(
 
 def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]:
     """The pipeline's overall length of the true screw on ``n`` studio search photos of ``seed``."""
-    import dataclasses
-
     import cv2
     import torch
     from tqdm import tqdm
 
     from core.catalog.taxonomy import index_of
     from core.errors import FvwError
+    from core.locate import matching_screw
     from core.search.engine import default_engine
     from core.synth.dataset import render_index
     from core.synth.render import StudioConfig
@@ -146,18 +146,12 @@ def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]
         truth = np.zeros(ph.image.shape[:2], np.uint8)
         cv2.fillPoly(truth, [np.round(ph.screw_polygon).astype(np.int32)], 1)
         try:
-            loc = engine.locator
-            res = type(loc)(
-                loc.segmenter, loc.rotationnet, dataclasses.replace(loc.config, coin=ph.meta["coin"]["type"])
-            ).locate(ph.image)
+            res = engine.locator.with_config(coin=ph.meta["coin"]["type"]).locate(ph.image)
         except FvwError:
             continue
-        if res.coin is None:
-            continue
-        best = max(res.screws, key=lambda s: float((s.mask & (truth > 0)).sum()))
-        inter = float((best.mask & (truth > 0)).sum())
-        if inter < 0.5 * float((best.mask | (truth > 0)).sum()) or best.cut_by_border:
-            continue  # another object, or a screw the segmenter lost: no measurement of this screw
+        best = matching_screw(res.screws, truth > 0) if res.coin is not None else None
+        if best is None or best.cut_by_border:
+            continue  # no scale, another object, a screw the segmenter lost, or a cut one: nothing to measure
         rows.append(
             (
                 best.length_px / res.coin.px_per_mm,

@@ -8,7 +8,6 @@ classifier is left out of the score (the answer says so) rather than guessed.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -98,17 +97,12 @@ class PipelineEngine:
     def search(self, image: NDArray[np.uint8], *, coin: str = "euro_1", k: int = 10) -> SearchResult:
         """Search one (H, W, 3) uint8 RGB photo; raises NoScrewFoundError / InputError with the fix."""
         from core.attributes.data import crops_from_canonical
-        from core.locate import Locator
         from core.locate.output import draw_overlay
 
         if coin not in COINS:
             raise InputError(f"unknown coin {coin!r}; valid coins: {', '.join(COINS)}", field="coin")
         t0 = time.perf_counter()
-        loc = Locator(
-            self.locator.segmenter,
-            self.locator.rotationnet,
-            dataclasses.replace(self.locator.config, coin=coin),
-        ).locate(image)
+        loc = self.locator.with_config(coin=coin).locate(image)
         t1 = time.perf_counter()
         if not loc.screws:  # pragma: no cover - locate raises first
             raise NoScrewFoundError("no screw found in the photo")
@@ -214,10 +208,10 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
     # 512 px, the shipped model's scale, then each screw again at 1.6x that scale.
     locator = Locator.from_files(seg, rot if rot.is_file() else None, refine_zoom=SEARCH_REFINE_ZOOM)
     loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
-    from core.measure.head_allowance import load_head_allowance
+    from core.measure.head_allowance import default_path, load_head_allowance
 
     # Score the overall length against nominal + head allowance when the table is shipped (see that module).
-    allowance = load_head_allowance(root / "measure" / "head_allowance.json")
+    allowance = load_head_allowance(default_path(root))
     scoring = ScoringConfig(head_allowance=None if allowance is None else tuple(float(a) for a in allowance))
     return PipelineEngine(
         locator,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.measure.screw import length_px_along_axis
 from core.segment.data import HELDOUT_SEED, VAL_SEED, studio_masks
 from core.segment.predictor import DEFAULT_INFER_SIZE, DEFAULT_THRESHOLD, Segmenter, clean_instances
 
@@ -48,13 +49,11 @@ def _angle_err(pred: float, true: float) -> float:
 def _locators(
     segmenter: Segmenter, rotationnet: Any | None, use_rn: bool, base: Any | None = None
 ) -> dict[str, Any]:
-    from dataclasses import replace
-
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    cfg = base or LocateConfig()
-    return {c: Locator(segmenter, rotationnet, replace(cfg, coin=c, use_rotationnet=use_rn)) for c in COINS}
+    loc = Locator(segmenter, rotationnet, base or LocateConfig())
+    return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
 
 def _match(screws: list[Any], truth: np.ndarray) -> Any | None:
@@ -121,8 +120,6 @@ def evaluate_heldout(
             lerr.append(abs(best.length_mm - photo.meta["length_mm"]) / photo.meta["length_mm"])
             derr.append(abs(best.diameter_mm - photo.meta["diameter_mm"]) / photo.meta["diameter_mm"])
         if best.overall_length_mm is not None and photo.meta.get("px_per_mm"):
-            from core.measure.screw import length_px_along_axis
-
             true_overall = (
                 length_px_along_axis(truth["screw"], photo.meta["angle_deg"]) / photo.meta["px_per_mm"]
             )

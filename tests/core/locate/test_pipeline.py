@@ -196,3 +196,29 @@ def test_rotationnet_picks_the_head_end_of_an_elongated_screw(
     assert abs((s.angle_deg - expected + 180) % 360 - 180) < 2.0
     assert s.angle_method == ("rectangle+rotationnet" if direction else "rectangle")
     assert len(calls) == (1 if direction else 0)  # not run when its answer would be thrown away
+
+
+def test_with_config_keeps_the_models_and_matching_screw_needs_the_iou():
+    from types import SimpleNamespace
+
+    from core.locate import matching_screw
+
+    seg, rn = object(), object()
+    loc = Locator(seg, rn, LocateConfig(coin="euro_1"))  # type: ignore[arg-type]
+    other = loc.with_config(coin="us_quarter", max_coins=2)
+    assert other.segmenter is seg and other.rotationnet is rn
+    assert (other.config.coin, other.config.max_coins) == ("us_quarter", 2) and loc.config.coin == "euro_1"
+
+    truth = np.zeros((10, 10), bool)
+    truth[2:6, 2:6] = True  # 16 px
+    half = np.zeros_like(truth)
+    half[2:6, 2:4] = True  # IoU 0.5
+    most = np.zeros_like(truth)
+    most[2:6, 2:5] = True  # IoU 0.75
+    far = np.zeros_like(truth)
+    far[8:, 8:] = True
+    a, b, c = (SimpleNamespace(mask=m) for m in (half, most, far))
+    assert matching_screw([a, c, b], truth) is b  # type: ignore[list-item]
+    assert matching_screw([a, c], truth) is a  # type: ignore[list-item]
+    assert matching_screw([a, c], truth, min_iou=0.6) is None  # type: ignore[list-item]
+    assert matching_screw([], truth) is None
