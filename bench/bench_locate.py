@@ -4,7 +4,8 @@ Figures: ``python -m bench --only locate`` (or the command in the module card). 
 and 50 ``short`` photos from core.segment.data.HELDOUT_SEED streams (never used for training or model
 selection), 512x384; the shipped segmenter runs at ``core.segment.predictor.DEFAULT_INFER_SIZE`` (512: the
 photo is not resized) with ``DEFAULT_THRESHOLD`` on 2 CPU threads. RotationNet figures appear when
-models/rotationnet/rotationnet.safetensors exists. The timing is one locate call (segment + pose + measure)
+models/rotationnet/rotationnet.safetensors exists; the blob verifier (models/segmenter/verifier.safetensors)
+drops clutter blobs when it exists. The timing is one locate call (segment + pose + measure)
 on a 512x384 photo, median of the repeats.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from bench.harness import register_figures, register_timing
 
 
-def _models() -> tuple[Any, Any]:
+def _models() -> tuple[Any, Any, Any]:
     import torch
 
     from core.checkpoints import build_from_checkpoint
@@ -36,16 +37,18 @@ def _models() -> tuple[Any, Any]:
         from core.pose.rotationnet import create_rotationnet
 
         rn = build_from_checkpoint(rn_path, create_rotationnet).eval()
-    return seg, rn
+    from core.segment.verify import load_verifier
+
+    return seg, rn, load_verifier()
 
 
 def _figures(n: int, n_short: int):
     def fn() -> dict[str, float | str]:
         from core.segment.evaluate import evaluate_heldout
 
-        seg, rn = _models()
+        seg, rn, ver = _models()
         out: dict[str, float | str] = {"photos": float(n), "short photos": float(n_short)}
-        out.update(evaluate_heldout(seg, rn, n=n, n_short=n_short))
+        out.update(evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver))
         return out
 
     return fn
@@ -55,8 +58,8 @@ def _timing():
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
-    seg, rn = _models()
-    loc = Locator(seg, rn)
+    seg, rn, ver = _models()
+    loc = Locator(seg, rn, verifier=ver)
     image = next(heldout_photos(1, "search", width=512, height=384)).image
     return lambda: loc.locate(image)
 

@@ -85,7 +85,7 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
         cfg = replace(base.config, coin=coin)
         try:
             seg = base.segmenter.predict(img)
-            res = Locator(_Cached(seg), base.rotationnet, cfg).locate(img)
+            res = Locator(_Cached(seg), base.rotationnet, cfg, base.verifier).locate(img)
             raw = Locator(_Cached(seg), base.rotationnet, replace(cfg, refine_edges=False)).locate(img)
         except FvwError:
             rec["found"].append(False)
@@ -97,8 +97,9 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
                 for s in SIZE_KEYS:
                     sizes.setdefault(f"{v}/{s}", []).append(np.nan)
             continue
-        j = res.screws.index(most_screw_like(res.screws))
-        screw, screw_raw = res.screws[j], raw.screws[j]
+        screw = most_screw_like(res.screws)
+        # the same blob before the GrabCut edges (the verifier may have dropped others from ``res``)
+        screw_raw = max(raw.screws, key=lambda r: int((r.mask & screw.mask).sum()))
         poly = photo.screw_polygon
         tm = np.zeros(img.shape[:2], np.uint8)
         if poly is not None:

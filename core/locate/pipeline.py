@@ -66,6 +66,10 @@ class LocateConfig:
             960x720). Chosen on validation crops: head accuracy 0.559 -> 0.671, tip 0.527 -> 0.660 on the
             pipeline's own crops. Set False for exact (oracle) masks.
         grabcut: the refinement's settings.
+        verify_min: with a blob verifier (:mod:`core.segment.verify`), screw blobs it gives a lower probability
+            of being a screw are dropped (clutter: dowels, pens, nuts).
+        verify_keep_best: when the verifier drops every blob, keep the one it likes best anyway (a screw the
+            verifier doubts is more use to a user than "no screw found"; False answers NoScrewFoundError).
     """
 
     coin: str = DEFAULT_COIN
@@ -78,6 +82,8 @@ class LocateConfig:
     overall_rel_std: float = 0.06
     refine_edges: bool = True
     grabcut: GrabCutConfig = field(default_factory=GrabCutConfig)
+    verify_min: float = 0.5
+    verify_keep_best: bool = True
 
     def __post_init__(self) -> None:
         for name in ("size_rel_std", "overall_rel_std"):
@@ -87,6 +93,10 @@ class LocateConfig:
         if self.max_coins < 0:
             raise ConfigError(
                 f"max_coins must be >= 0 (0 = keep all), got {self.max_coins}", field="max_coins"
+            )
+        if not 0.0 <= self.verify_min <= 1.0:
+            raise ConfigError(
+                f"verify_min is a probability in [0, 1], got {self.verify_min}", field="verify_min"
             )
         if self.square_aspect < 1.0:
             raise ConfigError(
@@ -101,7 +111,8 @@ class ScrewResult:
 
     ``length_px`` is the overall extent along the axis; ``length_mm`` is the NOMINAL length, as catalogs
     give it: under the head (``length_px - head_px``) unless the head is ``countersunk``.
-    ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower).
+    ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower);
+    ``verify_score`` the blob verifier's probability that the blob is a screw (None without a verifier).
     """
 
     polygon: list[list[float]]
@@ -124,6 +135,7 @@ class ScrewResult:
     mask_confidence: float = 1.0
     overall_length_mm: float | None = None
     overall_length_mm_std: float | None = None
+    verify_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         keys = (
@@ -145,6 +157,7 @@ class ScrewResult:
             "mask_confidence",
             "overall_length_mm",
             "overall_length_mm_std",
+            "verify_score",
         )
         out = {k: getattr(self, k) for k in keys}
         out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
@@ -209,15 +222,20 @@ class Locator:
     """The full pipeline around a :class:`Segmenter` and an optional RotationNet. Stateless per photo."""
 
     def __init__(
-        self, segmenter: Segmenter, rotationnet: Any | None = None, config: LocateConfig | None = None
+        self,
+        segmenter: Segmenter,
+        rotationnet: Any | None = None,
+        config: LocateConfig | None = None,
+        verifier: Any | None = None,
     ):
         self.segmenter = segmenter
         self.rotationnet = rotationnet
         self.config = config or LocateConfig()
+        self.verifier = verifier
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
-        return Locator(self.segmenter, self.rotationnet, replace(self.config, **changes))
+        return Locator(self.segmenter, self.rotationnet, replace(self.config, **changes), self.verifier)
 
     @classmethod
     def from_files(
@@ -229,20 +247,26 @@ class Locator:
         threads: int | None = 2,
         threshold: float = DEFAULT_THRESHOLD,
         refine_zoom: float = 1.0,
+        verifier_path: str | Path | None = None,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
 
         ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
-        :class:`core.segment.Segmenter`).
+        :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
         """
+        from core.checkpoints import build_from_checkpoint
         from core.segment.model import load_segmenter
 
         rn = None
         if rotationnet_path is not None:
-            from core.checkpoints import build_from_checkpoint
             from core.pose.rotationnet import create_rotationnet
 
             rn = build_from_checkpoint(rotationnet_path, create_rotationnet).eval()
+        ver = None
+        if verifier_path is not None:
+            from core.segment.verify import create_verifier
+
+            ver = build_from_checkpoint(verifier_path, create_verifier).eval()
         return cls(
             Segmenter(
                 load_segmenter(segmenter_path),
@@ -253,10 +277,16 @@ class Locator:
             ),
             rn,
             config,
+            ver,
         )
 
     def _screw(
-        self, image: NDArray[np.uint8], mask: NDArray[np.bool_], scale: CoinScale | None, confidence: float
+        self,
+        image: NDArray[np.uint8],
+        mask: NDArray[np.bool_],
+        scale: CoinScale | None,
+        confidence: float,
+        verify_score: float | None = None,
     ) -> ScrewResult:
         axis = axis_from_mask(mask)
         angle, conf = head_side(mask, axis)
@@ -320,6 +350,7 @@ class Locator:
             mask_confidence=confidence,
             overall_length_mm=overall_mm,
             overall_length_mm_std=overall_std,
+            verify_score=verify_score,
         )
 
     def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:
@@ -335,6 +366,17 @@ class Locator:
         out = [m for _, _, m in ranked]
         return out[: self.config.max_coins] if self.config.max_coins > 0 else out
 
+    def screw_blobs(self, image: NDArray[np.uint8]) -> Segmentation:
+        """The segmentation with each screw blob's outline refined (when ``refine_edges``): the blobs the
+        rest of the pipeline (and the verifier's training data) sees."""
+        seg = self.segmenter.predict(image)
+        screws = seg.instances.get("screw", [])
+        if screws and self.config.refine_edges:
+            p = seg.probs[seg.classes.index("screw")]
+            screws = [grabcut_refine(image, p, m, self.config.grabcut) for m in screws]
+            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
+        return seg
+
     def locate(self, image: NDArray[np.uint8]) -> LocateResult:
         """Locate, orient and measure every screw in a (H, W, 3) uint8 RGB photo.
 
@@ -343,17 +385,17 @@ class Locator:
             NoScrewFoundError: the segmenter found no screw.
         """
         check_image(image)
-        seg = self.segmenter.predict(image)
+        seg = self.screw_blobs(image)
         screws = seg.instances.get("screw", [])
+        scores: list[float | None] = [None] * len(screws)
+        if screws and self.verifier is not None:
+            screws, scores = self._verified(image, seg, screws)
+            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
         if not screws:
             raise NoScrewFoundError(
                 "no screw found in the photo; put the screw flat on a plain background, in focus, filling "
                 "at least a tenth of the frame"
             )
-        if self.config.refine_edges:
-            p = seg.probs[seg.classes.index("screw")]
-            screws = [grabcut_refine(image, p, m, self.config.grabcut) for m in screws]
-            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
         scale: CoinScale | None = None
         reason: str | None = None
         coins = seg.instances.get("coin", [])
@@ -367,8 +409,24 @@ class Locator:
                 reason = e.message
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
-        found = [self._screw(image, m, scale, _mean_prob(seg, "screw", m)) for m in screws]
+        found = [
+            self._screw(image, m, scale, _mean_prob(seg, "screw", m), v)
+            for m, v in zip(screws, scores, strict=True)
+        ]
         return LocateResult(found, scale, reason, seg)
+
+    def _verified(
+        self, image: NDArray[np.uint8], seg: Segmentation, screws: list[NDArray[np.bool_]]
+    ) -> tuple[list[NDArray[np.bool_]], list[float | None]]:
+        """The blobs the verifier calls screws (largest first, as the segmenter gave them) and their scores."""
+        from core.segment.verify import verify_blobs
+
+        assert self.verifier is not None
+        p = verify_blobs(self.verifier, image, seg.probs[seg.classes.index("screw")], screws)
+        keep = [i for i, v in enumerate(p) if v >= self.config.verify_min]
+        if not keep and self.config.verify_keep_best:
+            keep = [int(np.argmax(p))]
+        return [screws[i] for i in keep], [p[i] for i in keep]
 
 
 def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:

@@ -31,13 +31,25 @@ ROTNET_SEED = 21
 
 
 def long_screw_samples(
-    n_photos: int, seed: int = ROTNET_SEED, width: int = 512, height: int = 384, min_aspect: float = 2.5
+    n_photos: int,
+    seed: int = ROTNET_SEED,
+    width: int = 512,
+    height: int = 384,
+    min_aspect: float = 2.5,
+    locator: object | None = None,
+    min_iou: float = 0.3,
 ) -> list[tuple[NDArray[np.uint8], NDArray[np.bool_]]]:
     """Head-up RGBA cut-outs of the long screws in ``n_photos`` studio photos (core.synth ``train`` mode).
 
     The head side and angle come from the geometry on each screw's mask (min-area rectangle + half areas),
     never from the renderer's truth: screws whose rectangle is shorter than ``min_aspect`` x its width are
     skipped, as are coin-only photos and screws cut by the border.
+
+    With a ``locator`` (:class:`core.locate.Locator`), the cut-out's mask is the locator's own blob of that
+    screw (:meth:`~core.locate.Locator.screw_blobs`, the one overlapping the true mask most, IoU >=
+    ``min_iou``), turned head-up by the angle the geometry computes on the true mask: the net then learns
+    from the masks it will see, holes, missed heads and stray pixels included. Screws without such a blob are
+    skipped.
     """
     from core.catalog.catalog import load_arrays
     from core.segment.data import polygon_mask
@@ -57,7 +69,17 @@ def long_screw_samples(
         if ax.aspect < min_aspect:
             continue
         ang, _ = head_side(mask, ax)
-        can = canonicalize(photo.image, mask, ax.center, ang, ax.length_px)
+        if locator is not None:
+            blobs = locator.screw_blobs(photo.image).instances.get("screw", [])  # type: ignore[attr-defined]
+            if not blobs:
+                continue
+            pred = max(blobs, key=lambda b: int((b & mask).sum()))
+            if (pred & mask).sum() < min_iou * (pred | mask).sum():
+                continue
+            pax = axis_from_mask(pred)
+            can = canonicalize(photo.image, pred, pax.center, ang, pax.length_px)
+        else:
+            can = canonicalize(photo.image, mask, ax.center, ang, ax.length_px)
         out.append((can.image, can.mask))
     return out
 
@@ -128,6 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--val-short", type=int, default=100, help="validation short photos (seed VAL_SEED + 1)")
+    p.add_argument(
+        "--photo-seed", type=int, default=ROTNET_SEED, help="dataset seed of the train-mode photos"
+    )
+    p.add_argument(
+        "--pipeline-masks",
+        default=None,
+        metavar="SEGMENTER",
+        help="learn from this segmenter's blobs (after the locator's GrabCut edges) instead of the true masks",
+    )
+    p.add_argument("--init", default=None, help="start from this RotationNet checkpoint (fine-tuning)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     a = p.parse_args(argv)
     if a.photos < 1 or a.steps < 1 or a.batch < 1:
         raise ConfigError("--photos, --steps and --batch must be positive", field="steps")
@@ -135,15 +168,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
-    pool = long_screw_samples(a.photos)
+    locator = None
+    if a.pipeline_masks:
+        from core.locate.pipeline import Locator
+
+        locator = Locator.from_files(a.pipeline_masks, threads=a.threads)
+    pool = long_screw_samples(a.photos, a.photo_seed, locator=locator)
     if not pool:
         raise DatasetError(f"no long screw in {a.photos} studio photos; ask for more --photos")
     print(f"{len(pool)} long screws from {a.photos} photos, {time.time() - t0:.0f}s", flush=True)
     model = create_rotationnet()
+    if a.init:
+        from core.checkpoints import build_from_checkpoint
+
+        model = build_from_checkpoint(a.init, create_rotationnet)  # type: ignore[assignment]
     bins = model.arch.bins
     size = model.arch.input_size
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=a.steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr * 2 / 3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps)
     centers = torch.arange(bins) * (360.0 / bins)
     errs: list[float] = []
     for step in range(a.steps):
@@ -185,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         meta={
             "pool": len(pool),
             "photos": a.photos,
-            "photo_seed": ROTNET_SEED,
+            "photo_seed": a.photo_seed,
+            "pipeline_masks": a.pipeline_masks,
+            "init": a.init,
+            "lr": a.lr,
             "steps": a.steps,
             "batch": a.batch,
             "train_median_err_last50": float(np.mean(errs[-50:])),

@@ -47,12 +47,16 @@ def _angle_err(pred: float, true: float) -> float:
 
 
 def _locators(
-    segmenter: Segmenter, rotationnet: Any | None, use_rn: bool, base: Any | None = None
+    segmenter: Segmenter,
+    rotationnet: Any | None,
+    use_rn: bool,
+    base: Any | None = None,
+    verifier: Any | None = None,
 ) -> dict[str, Any]:
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    loc = Locator(segmenter, rotationnet, base or LocateConfig())
+    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier)
     return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
 
@@ -80,11 +84,13 @@ def evaluate_heldout(
     height: int = 384,
     seed: int = HELDOUT_SEED,
     config: Any | None = None,
+    verifier: Any | None = None,
 ) -> dict[str, float]:
     """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
 
     ``config`` (a :class:`core.locate.LocateConfig`, default settings when None) sets the locator; its coin
-    and RotationNet switch are set per photo / variant here.
+    and RotationNet switch are set per photo / variant here. ``verifier``: the blob verifier the locator
+    drops clutter blobs with (:mod:`core.segment.verify`; None keeps every blob).
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -94,7 +100,7 @@ def evaluate_heldout(
         ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
         and ``latency_ms_median`` of one locate call.
     """
-    locs = _locators(segmenter, rotationnet, use_rn=rotationnet is not None, base=config)
+    locs = _locators(segmenter, rotationnet, use_rn=rotationnet is not None, base=config, verifier=verifier)
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
     lerr: list[float] = []
@@ -138,7 +144,7 @@ def evaluate_heldout(
     out["overall_length_err_median"] = float(np.median(oerr)) if oerr else nan
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
-    out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config))
+    out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config, verifier))
     return out
 
 
@@ -150,11 +156,14 @@ def _short_head_side(
     height: int,
     seed: int,
     config: Any | None = None,
+    verifier: Any | None = None,
 ) -> dict[str, float]:
     """Head side correct on short screws, geometry only and (when given) with RotationNet."""
-    variants = {"geometry": _locators(segmenter, None, use_rn=False, base=config)}
+    variants = {"geometry": _locators(segmenter, None, use_rn=False, base=config, verifier=verifier)}
     if rotationnet is not None:
-        variants["rotationnet"] = _locators(segmenter, rotationnet, use_rn=True, base=config)
+        variants["rotationnet"] = _locators(
+            segmenter, rotationnet, use_rn=True, base=config, verifier=verifier
+        )
     hits: dict[str, list[bool]] = {k: [] for k in variants}
     for photo in heldout_photos(n, "short", seed, width, height):
         truth, _ = studio_masks(photo)
@@ -224,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-refine-edges", action="store_true", help="skip the GrabCut refinement of the screw masks"
     )
+    p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
+    p.add_argument("--no-verifier", action="store_true", help="keep every screw blob")
+    p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     seed = VAL_SEED if a.split == "val" else HELDOUT_SEED
@@ -248,16 +260,24 @@ def main(argv: list[str] | None = None) -> int:
         from core.pose.rotationnet import create_rotationnet
 
         rn = build_from_checkpoint(a.rotationnet, create_rotationnet).eval()
+    from core.segment.verify import load_verifier
+
+    ver = None if a.no_verifier else load_verifier(a.verifier)
     cfg = LocateConfig(
-        coin_disc=not a.no_coin_disc, max_coins=a.max_coins, refine_edges=not a.no_refine_edges
+        coin_disc=not a.no_coin_disc,
+        max_coins=a.max_coins,
+        refine_edges=not a.no_refine_edges,
+        verify_min=a.verify_min,
     )
-    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg)
+    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver)
     settings = {
         "split": a.split,
         "infer_size": a.infer_size,
         "threshold": a.threshold,
         "max_coins": a.max_coins,
         "refine_edges": not a.no_refine_edges,
+        "verifier": None if ver is None else (a.verifier or "shipped"),
+        "verify_min": a.verify_min,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))

@@ -75,3 +75,48 @@ def test_tiny_training_run_writes_a_loadable_model_with_validation_figures(tmp_p
     assert 0.0 <= float(meta["val_short_head_side_rotationnet"]) <= 1.0
     with pytest.raises(ConfigError, match="positive"):
         main(["--out", str(out), "--photos", "0"])
+
+
+class _BlobLocator:
+    """Stands in for core.locate.Locator: its "blobs" are the photo's true screw mask, cut or dropped."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def screw_blobs(self, image):
+        from core.segment.predictor import Segmentation
+
+        h, w = image.shape[:2]
+        blobs = [] if self.mode == "none" else [self.mask.copy()]
+        if self.mode == "half":
+            ys, _ = np.nonzero(blobs[0])
+            blobs[0][: int(np.median(ys))] = False  # a blob missing the screw's upper half
+        return Segmentation(np.zeros((2, h, w), np.float32), ("screw", "coin"), {"screw": blobs, "coin": []})
+
+
+def test_pool_from_pipeline_masks_keeps_the_true_angle(monkeypatch) -> None:
+    from core.segment.data import polygon_mask
+
+    truth = long_screw_samples(8, width=256, height=192)
+    loc = _BlobLocator("same")
+    # the fake locator needs the true mask of the photo it is asked about: hand it over via polygon_mask
+    orig = polygon_mask
+
+    def remember(poly, h, w):
+        m = orig(poly, h, w)
+        loc.mask = m
+        return m
+
+    monkeypatch.setattr("core.segment.data.polygon_mask", remember)
+    same = long_screw_samples(8, width=256, height=192, locator=loc)
+    # The true mask as the "blob": the same head-up cut-outs as without a locator.
+    assert len(same) == len(truth)
+    for (_, ma), (_, mb) in zip(same, truth, strict=True):
+        assert ma.shape == mb.shape and (ma == mb).mean() > 0.99
+    loc.mode = "none"
+    assert long_screw_samples(8, width=256, height=192, locator=loc) == []
+    loc.mode = "half"  # IoU about 0.5: kept, and the cut-out is the blob, still head-up by the true angle
+    half = long_screw_samples(8, width=256, height=192, locator=loc)
+    assert len(half) == len(truth)
+    for (_, mh), (_, mt) in zip(half, truth, strict=True):
+        assert mh.sum() < 0.7 * mt.sum()

@@ -1,0 +1,265 @@
+"""Train the blob verifier (:mod:`core.segment.verify`) on the segmenter's own blobs of studio photos.
+
+Two steps, so that several collections can run side by side on a small machine::
+
+    python -m core.segment.train_verifier collect --mode search --seed 81 --n 2000 --out runs/verifier/s81.npz
+    python -m core.segment.train_verifier train --data runs/verifier/s81.npz ... --val runs/verifier/val.npz \\
+        --out models/segmenter/verifier.safetensors
+
+``collect`` runs the locator's segmentation (segmenter + GrabCut edges, :meth:`core.locate.Locator.screw_blobs`)
+on studio photos and labels each screw blob by the truth: a screw when at least half of its pixels lie on the
+true screw. ``--refine-zoom 1.6 --width 1280 --height 960`` gives the search engine's blobs. ``train`` fits the
+verifier (flips as augmentation: the head side is unknown) and prints validation figures per epoch; the epoch
+with the lowest validation loss is saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.errors import ConfigError, DatasetError
+from core.segment.verify import arch_dict, create_verifier, verifier_input
+
+__all__ = ["collect", "train_verifier", "blob_metrics", "main"]
+
+
+def collect(
+    mode: str,
+    seed: int,
+    n: int,
+    width: int = 512,
+    height: int = 384,
+    refine_zoom: float = 1.0,
+    segmenter: str | None = None,
+    arch: tuple[int, int] = (32, 96),
+    progress: bool = True,
+) -> dict[str, NDArray]:
+    """Verifier samples of ``n`` studio photos (``mode`` / dataset ``seed``), one per screw blob.
+
+    Returns:
+        ``x`` (N, 5, h, w) float16 windows, ``s`` (N, 3) scalars, ``y`` (N,) 1 = screw, ``frac`` (N,) share
+        of the blob on the true screw, ``photo`` (N,) photo index.
+    """
+    from tqdm import tqdm
+
+    from core.catalog.catalog import load_arrays
+    from core.locate.pipeline import Locator
+    from core.paths import models_dir
+    from core.segment.data import polygon_mask
+    from core.synth import StudioConfig, render_index
+
+    seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
+    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom)
+    arrays = load_arrays()
+    cfg = StudioConfig(width=width, height=height)
+    xs, ss, ys, fr, ph = [], [], [], [], []
+    for i in tqdm(range(n), desc=f"blobs {mode} seed {seed}", disable=not progress):
+        photo = render_index(arrays, mode, seed, i, cfg)
+        img = photo.image
+        seg = loc.screw_blobs(img)
+        blobs = seg.instances.get("screw", [])
+        if not blobs:
+            continue
+        truth = polygon_mask(photo.screw_polygon, img.shape[0], img.shape[1])
+        prob = seg.probs[seg.classes.index("screw")]
+        for m in blobs:
+            x, s = verifier_input(img, prob, m, *arch)
+            f = float((m & truth).sum()) / max(float(m.sum()), 1.0)
+            xs.append(x.astype(np.float16))
+            ss.append(s)
+            ys.append(f >= 0.5)
+            fr.append(f)
+            ph.append(i)
+    if not xs:
+        raise DatasetError(f"no screw blobs in {n} photos of {mode} seed {seed}; is the segmenter trained?")
+    return {
+        "x": np.stack(xs),
+        "s": np.stack(ss),
+        "y": np.array(ys, np.float32),
+        "frac": np.array(fr, np.float32),
+        "photo": np.array(ph, np.int32),
+    }
+
+
+def _load(paths: list[str]) -> dict[str, NDArray]:
+    parts = []
+    for p in paths:
+        try:
+            with np.load(p) as z:
+                parts.append({k: z[k] for k in ("x", "s", "y")})
+        except (OSError, KeyError, ValueError) as e:
+            raise DatasetError(
+                f"{p} is not a verifier sample file ({e}); make one with `python -m core.segment.train_verifier "
+                "collect`"
+            ) from e
+    return {k: np.concatenate([d[k] for d in parts]) for k in ("x", "s", "y")}
+
+
+def blob_metrics(p: NDArray, y: NDArray, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, screw recall (true screws kept), clutter rejected and ROC AUC of blob probabilities ``p``."""
+    keep = p >= threshold
+    pos, neg = y > 0.5, y <= 0.5
+    order = np.argsort(p)
+    ranks = np.empty(len(p))
+    ranks[order] = np.arange(1, len(p) + 1)
+    npos, nneg = int(pos.sum()), int(neg.sum())
+    auc = (ranks[pos].sum() - npos * (npos + 1) / 2) / max(npos * nneg, 1)
+    return {
+        "accuracy": float((keep == pos).mean()),
+        "screws_kept": float(keep[pos].mean()) if npos else float("nan"),
+        "clutter_rejected": float((~keep[neg]).mean()) if nneg else float("nan"),
+        "auc": float(auc),
+        "n_screw": npos,
+        "n_clutter": nneg,
+    }
+
+
+def _predict(model: torch.nn.Module, x: NDArray, s: NDArray, batch: int = 512) -> NDArray:
+    out = []
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, len(x), batch):
+            xb = torch.from_numpy(x[i : i + batch].astype(np.float32))
+            sb = torch.from_numpy(s[i : i + batch])
+            out.append(torch.sigmoid(model(xb, sb)).numpy())
+    return np.concatenate(out)
+
+
+def train_verifier(
+    train: dict[str, NDArray],
+    val: dict[str, NDArray] | None,
+    epochs: int = 30,
+    batch: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    channels: int = 24,
+    progress: bool = True,
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
+    """Fit a verifier; returns the epoch with the lowest validation loss (the last without ``val``) and the
+    per-epoch log."""
+    import copy
+
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    _, _, hh, ww = train["x"].shape
+    model = create_verifier(hh, ww, channels)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    n = len(train["y"])
+    steps = epochs * max(n // batch, 1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    # Balance the classes: clutter blobs are the minority.
+    pos = float(train["y"].mean())
+    pos_weight = torch.tensor((1.0 - pos) / max(pos, 1e-6))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    log: list[dict[str, float]] = []
+    best, best_loss = copy.deepcopy(model.state_dict()), float("inf")
+    for ep in tqdm(range(epochs), desc="verifier epochs", disable=not progress):
+        model.train()
+        perm = rng.permutation(n)
+        total = 0.0
+        for i in range(0, n - batch + 1, batch):
+            idx = perm[i : i + batch]
+            x = torch.from_numpy(train["x"][idx].astype(np.float32))
+            if rng.random() < 0.5:
+                x = x.flip(3)
+            if rng.random() < 0.5:
+                x = x.flip(2)
+            x[:, :3] = (x[:, :3] * float(rng.uniform(0.8, 1.2))).clamp(0, 1)
+            s = torch.from_numpy(train["s"][idx])
+            y = torch.from_numpy(train["y"][idx])
+            loss = loss_fn(model(x, s), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        row = {"epoch": ep + 1, "train_loss": total / n}
+        if val is not None:
+            p = _predict(model, val["x"], val["s"])
+            pc = np.clip(p, 1e-6, 1 - 1e-6)
+            vy = val["y"]
+            vloss = float(-(vy * np.log(pc) + (1 - vy) * np.log(1 - pc)).mean())
+            row.update({"val_loss": vloss, **blob_metrics(p, vy)})
+            if vloss < best_loss:
+                best, best_loss = copy.deepcopy(model.state_dict()), vloss
+        else:
+            best = copy.deepcopy(model.state_dict())
+        log.append(row)
+        if progress:
+            tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
+    model.load_state_dict(best)
+    return model.eval(), log
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m core.segment.train_verifier")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect", help="segment studio photos and save one labelled sample per screw blob")
+    c.add_argument("--mode", default="search", help="studio mode: search, train, short")
+    c.add_argument("--seed", type=int, required=True, help="dataset seed (never a held-out one)")
+    c.add_argument("--n", type=int, default=1000, help="photos")
+    c.add_argument("--width", type=int, default=512)
+    c.add_argument("--height", type=int, default=384)
+    c.add_argument("--refine-zoom", type=float, default=1.0, help="the search engine uses 1.6 on 1280x960")
+    c.add_argument("--segmenter", default=None, help="default: the shipped one")
+    c.add_argument("--out", required=True)
+    t = sub.add_parser("train", help="fit the verifier on collected samples")
+    t.add_argument("--data", nargs="+", required=True)
+    t.add_argument("--val", nargs="*", default=[])
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--channels", type=int, default=24)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    torch.set_num_threads(getattr(a, "threads", 1))
+    if a.cmd == "collect":
+        from core.segment.evaluate import HELDOUT_SEED
+
+        if a.seed in (HELDOUT_SEED, HELDOUT_SEED + 1, 4_000_000):
+            raise ConfigError(f"seed {a.seed} is held out for the final figures; pick another", field="seed")
+        t0 = time.time()
+        d = collect(a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter)
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(a.out, **d)  # type: ignore[arg-type]
+        print(
+            f"{len(d['y'])} blobs ({int(d['y'].sum())} screws) from {a.n} photos in {time.time() - t0:.0f} s "
+            f"-> {a.out}"
+        )
+        return 0
+    train = _load(a.data)
+    val = _load(a.val) if a.val else None
+    model, log = train_verifier(train, val, a.epochs, a.batch, a.lr, a.seed, a.channels)
+    from core.checkpoints import save_checkpoint
+
+    final = log[int(np.argmin([r.get("val_loss", 0.0) for r in log]))] if val is not None else log[-1]
+    save_checkpoint(
+        a.out,
+        model,
+        arch=arch_dict(model.arch),  # type: ignore[arg-type]
+        meta={
+            "data": [str(x) for x in a.data],
+            "val": [str(x) for x in a.val],
+            "epochs": a.epochs,
+            "chosen_epoch": final["epoch"],
+            "val_figures": {k: v for k, v in final.items() if k != "epoch"},
+            "n_train": len(train["y"]),
+        },
+    )
+    print(json.dumps({"out": a.out, **final}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
