@@ -373,7 +373,10 @@ class Locator:
         screws = seg.instances.get("screw", [])
         if screws and self.config.refine_edges:
             p = seg.probs[seg.classes.index("screw")]
-            screws = [grabcut_refine(image, p, m, self.config.grabcut) for m in screws]
+            gc = self.config.grabcut
+            if gc.ring and max(image.shape[:2]) > getattr(self.segmenter, "infer_size", max(image.shape[:2])):
+                gc = replace(gc, ring=0)  # the blob was upsampled from a coarser pass: GrabCut's cut alone
+            screws = [grabcut_refine(image, p, m, gc) for m in screws]
             seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
         return seg
 

@@ -42,6 +42,14 @@ class GrabCutConfig:
         bg_prob: probability up to which a pixel in the box is sure background.
         min_ratio, max_ratio: the refined mask is kept only when its area is within these factors of the
             blob's (GrabCut can run away on low-contrast photos; then the blob is returned unchanged).
+        ring: after the cut, the blob's own pixels within this many px (3x3 steps) of the refined mask are
+            added back (0 = off). GrabCut cuts along the edge at pixel centres, while the labels (and the
+            U-Net trained on them) count every pixel the outline touches; on 200 validation photos (seed
+            500,011, 512x384, with the blob verifier) ring 1 moved screw IoU 0.840 -> 0.850, nominal length
+            error 0.067 -> 0.061, head-to-tip 0.050 -> 0.044, diameter 0.137 -> 0.138. The locator applies
+            it only where the U-Net saw the photo at its full resolution (longer side <= its ``infer_size``):
+            on 1280x960 search photos, where the blob is upsampled from a 512-px pass, it cost screw IoU
+            (median 0.925 -> 0.911) and SKU top-1 (0.780 -> 0.768) on the 500 validation photos.
     """
 
     iterations: int = 3
@@ -52,6 +60,7 @@ class GrabCutConfig:
     bg_prob: float = 0.01
     min_ratio: float = 0.5
     max_ratio: float = 1.6
+    ring: int = 1
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -67,6 +76,8 @@ class GrabCutConfig:
                 f"need 0 < min_ratio <= 1 <= max_ratio, got {self.min_ratio}, {self.max_ratio}",
                 field="min_ratio",
             )
+        if self.ring < 0:
+            raise ConfigError(f"ring must be >= 0 px, got {self.ring}", field="ring")
 
 
 def _box(mask: NDArray[np.bool_], pad: int) -> tuple[int, int, int, int]:
@@ -129,6 +140,10 @@ def grabcut_refine(
     new_area = int(filled.sum())
     if not cfg.min_ratio * area <= new_area <= cfg.max_ratio * area:
         return mask
+    filled = filled.astype(bool)
+    if cfg.ring:
+        grown = cv2.dilate(filled.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=cfg.ring) > 0
+        filled |= blob & grown
     out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = filled.astype(bool)
+    out[y0:y1, x0:x1] = filled
     return out

@@ -32,10 +32,22 @@ def _scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_grabcut_pulls_a_fat_blurry_mask_onto_the_object_edges() -> None:
     img, truth, prob = _scene()
     blob = clean_instances(prob, 0.5, 12)[0]
-    refined = grabcut_refine(img, prob, blob)
+    refined = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0))  # the cut alone
     assert _iou(blob, truth) < 0.85  # the segmenter-like blob is clearly too fat
     assert _iou(refined, truth) > 0.95
     assert _iou(refined, truth) > _iou(blob, truth) + 0.1
+
+
+def test_ring_adds_back_only_the_blob_pixels_next_to_the_cut() -> None:
+    img, _, prob = _scene()
+    blob = clean_instances(prob, 0.5, 12)[0]
+    cut = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0))
+    ringed = grabcut_refine(img, prob, blob)  # default ring = 1 px
+    grown = cv2.dilate(cut.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert np.array_equal(ringed, cut | (blob & grown))
+    assert ringed.sum() > cut.sum()  # the fat blob reaches past the cut everywhere
+    with pytest.raises(ConfigError, match="ring"):
+        GrabCutConfig(ring=-1)
 
 
 def test_grabcut_is_deterministic() -> None:
@@ -100,3 +112,15 @@ def test_locator_refines_screw_masks_only_when_asked() -> None:
     assert np.array_equal(ref.segmentation.instances["screw"][0], ref.screws[0].mask)
     # the refined shank is measured closer to its true 15 px
     assert abs(ref.screws[0].diameter_px - 15) < abs(raw.screws[0].diameter_px - 15)
+
+
+def test_locator_adds_the_ring_only_when_the_net_saw_the_photo_at_full_size() -> None:
+    img, _, prob = _scene()
+    blob = clean_instances(prob, 0.5, 12)[0]
+    cut = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0))
+    ringed = grabcut_refine(img, prob, blob, GrabCutConfig(ring=1))
+    seg = _BlurrySegmenter(prob)
+    seg.infer_size = max(img.shape[:2])  # type: ignore[attr-defined]  # the net's pass was at the photo's size
+    assert np.array_equal(Locator(seg, None).screw_blobs(img).instances["screw"][0], ringed)
+    seg.infer_size = max(img.shape[:2]) // 2  # type: ignore[attr-defined]  # upsampled from a coarser pass
+    assert np.array_equal(Locator(seg, None).screw_blobs(img).instances["screw"][0], cut)
