@@ -49,6 +49,10 @@ class LocateConfig:
             0.981).
         coin_disc: redraw each coin mask as its fitted ellipse when the fit is good (smooth edge, better
             scale); the segmentation in the result then holds the redrawn masks.
+        coin_robust: when a coin blob's whole outline is no ellipse, fit one through the part of it that is
+            (:func:`core.measure.coin.fit_ellipse_robust`: a coin with its shadow attached). Validation (200
+            photos of seed 500,011, 512x384): coin IoU 0.909 -> 0.946; search SKU top-1 / top-5 on 500
+            validation photos 0.780 / 0.854 -> 0.788 / 0.858.
         max_coins: keep at most this many coin blobs (0 = all; 1 = the reference coin only, chosen on the
             validation photos: other round things called "coin" go), the most coin-like first: blobs an ellipse
             fits before the others, then by mean coin probability. The first one gives the scale.
@@ -77,6 +81,7 @@ class LocateConfig:
     use_rotationnet: bool = True
     rotationnet_direction: bool = True
     coin_disc: bool = True
+    coin_robust: bool = True
     max_coins: int = 1
     size_rel_std: float = 0.12
     overall_rel_std: float = 0.06
@@ -358,7 +363,7 @@ class Locator:
         and cut to ``max_coins``."""
         ranked = []
         for m in coins:
-            disc = coin_disc(m)
+            disc = coin_disc(m, robust=self.config.coin_robust)
             score = _mean_prob(seg, "coin", m)
             keep = disc if (disc is not None and self.config.coin_disc) else m
             ranked.append((disc is not None, score, keep))
@@ -374,10 +379,10 @@ class Locator:
         if screws and self.config.refine_edges:
             p = seg.probs[seg.classes.index("screw")]
             gc = self.config.grabcut
-            if gc.ring and max(image.shape[:2]) > getattr(self.segmenter, "infer_size", max(image.shape[:2])):
+            if gc.ring and seg.scale < 1.0:
                 gc = replace(gc, ring=0)  # the blob was upsampled from a coarser pass: GrabCut's cut alone
             screws = [grabcut_refine(image, p, m, gc) for m in screws]
-            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
+            seg = replace(seg, instances={**seg.instances, "screw": screws})
         return seg
 
     def locate(self, image: NDArray[np.uint8]) -> LocateResult:
@@ -393,7 +398,7 @@ class Locator:
         scores: list[float | None] = [None] * len(screws)
         if screws and self.verifier is not None:
             screws, scores = self._verified(image, seg, screws)
-            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "screw": screws})
+            seg = replace(seg, instances={**seg.instances, "screw": screws})
         if not screws:
             raise NoScrewFoundError(
                 "no screw found in the photo; put the screw flat on a plain background, in focus, filling "
@@ -404,7 +409,7 @@ class Locator:
         coins = seg.instances.get("coin", [])
         if coins:
             coins = self._rank_coins(seg, coins)
-            seg = Segmentation(seg.probs, seg.classes, {**seg.instances, "coin": coins})
+            seg = replace(seg, instances={**seg.instances, "coin": coins})
         if coins:
             try:
                 scale = coin_scale(coins[0], self.config.coin)

@@ -28,6 +28,7 @@ __all__ = [
     "coin_scale",
     "EllipseFit",
     "fit_ellipse",
+    "fit_ellipse_robust",
     "coin_disc",
 ]
 
@@ -144,6 +145,34 @@ def _interior_contour(mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     return pts[inside]
 
 
+def _fit_points(pts: NDArray[np.float64]) -> tuple[float, float, float, float, float] | None:
+    """``cv2.fitEllipse`` through (N, 2) points -> (cx, cy, semi-axis 1, semi-axis 2, angle), None if degenerate."""
+    (cx, cy), (d1, d2), ang = cv2.fitEllipse(pts.astype(np.float32))
+    if not (math.isfinite(d1) and math.isfinite(d2)) or min(d1, d2) <= 0:
+        return None
+    return float(cx), float(cy), d1 / 2.0, d2 / 2.0, float(ang)
+
+
+def _radial_residuals(
+    pts: NDArray[np.float64], cx: float, cy: float, a1: float, a2: float, ang: float
+) -> NDArray[np.float64]:
+    """Signed radial distance (px) of each point to the ellipse (exact for a circle, close for a near-circle)."""
+    t = math.radians(ang)
+    dx, dy = pts[:, 0] - cx, pts[:, 1] - cy
+    u = dx * math.cos(t) + dy * math.sin(t)
+    v = -dx * math.sin(t) + dy * math.cos(t)
+    rho = np.sqrt((u / a1) ** 2 + (v / a2) ** 2)  # 1 on the ellipse
+    return np.asarray((rho - 1.0) * np.hypot(u, v) / np.maximum(rho, 1e-9), np.float64)
+
+
+def _ellipse_fit(
+    cx: float, cy: float, a1: float, a2: float, ang: float, res: NDArray[np.float64]
+) -> EllipseFit:
+    a, b, rot = (a1, a2, ang) if a1 >= a2 else (a2, a1, ang + 90.0)
+    rms = float(np.sqrt(np.mean(res**2)))
+    return EllipseFit(float(cx), float(cy), float(a), float(b), float(rot % 180.0), rms, len(res))
+
+
 def fit_ellipse(mask: NDArray[np.bool_], min_points: int = 12) -> EllipseFit | None:
     """Least-squares ellipse through the contour of a coin mask (a tilted coin is an ellipse).
 
@@ -153,23 +182,119 @@ def fit_ellipse(mask: NDArray[np.bool_], min_points: int = 12) -> EllipseFit | N
     pts = _interior_contour(mask)
     if pts is None or len(pts) < max(min_points, 5):
         return None
-    (cx, cy), (d1, d2), ang = cv2.fitEllipse(pts.astype(np.float32))
-    if not (math.isfinite(d1) and math.isfinite(d2)) or min(d1, d2) <= 0:
+    fit = _fit_points(pts)
+    if fit is None:
         return None
-    a1, a2 = d1 / 2.0, d2 / 2.0  # semi-axes along the rotated x and y
-    t = math.radians(ang)
-    dx, dy = pts[:, 0] - cx, pts[:, 1] - cy
-    u = dx * math.cos(t) + dy * math.sin(t)
-    v = -dx * math.sin(t) + dy * math.cos(t)
-    rho = np.sqrt((u / a1) ** 2 + (v / a2) ** 2)  # 1 on the ellipse
-    # Radial distance to the ellipse, in pixels (exact for a circle, close for a near-circle).
-    res = float(np.sqrt(np.mean(((rho - 1.0) * np.hypot(u, v) / np.maximum(rho, 1e-9)) ** 2)))
-    a, b, rot = (a1, a2, ang) if a1 >= a2 else (a2, a1, ang + 90.0)
-    return EllipseFit(float(cx), float(cy), float(a), float(b), float(rot % 180.0), res, len(pts))
+    return _ellipse_fit(*fit, _radial_residuals(pts, *fit))
+
+
+def fit_ellipse_robust(
+    mask: NDArray[np.bool_],
+    min_points: int = 12,
+    inlier_px: float = 1.5,
+    min_coverage: float = 0.4,
+    min_inside: float = 0.95,
+) -> EllipseFit | None:
+    """An ellipse through the part of the contour that is a coin's edge, when the blob is a coin with something
+    stuck to it (its shadow, a touching object): the segmenter often marks a coin's crescent-shaped shadow as coin.
+
+    Starts from the largest disc inside the blob (the distance transform's peak: a crescent is thinner than the
+    coin), keeps the contour points near that circle (out to 1.35 x its radius: a tilted coin is an ellipse with
+    b / a >= 0.8), then fits and re-keeps the points within ``inlier_px`` of the ellipse three times. Returns the
+    fit over the kept points (``n_points`` = their number) when they cover at least ``min_coverage`` of the
+    directions around its centre (36 sectors of 10 degrees) with one unbroken arc of >= 120 degrees, ``min_inside`` of the ellipse's area (1.5 px in
+    from its rim) lies in the blob, its axes are within 0.75 of each other, its centre near the largest disc's (a
+    blob of two round things gives a compromise ellipse that fails these) and what it leaves of the blob is thin
+    (at most half the disc's radius thick); else None.
+    """
+    pts = _interior_contour(mask)
+    if pts is None or len(pts) < max(min_points, 5):
+        return None
+    m = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(m, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    r0 = float(dist.max())
+    if r0 < 3.0:
+        return None
+    yi, xi = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    x0, y0 = float(xi), float(yi)
+    d = np.hypot(pts[:, 0] - x0, pts[:, 1] - y0)
+    best: tuple[float, tuple[float, float, float, float, float], NDArray[np.bool_]] | None = None
+    # Several starts (contour points out to 1.1-1.35 x the disc's radius): a tight start keeps a shadow's rim
+    # out, a wide one takes a tilted coin's far ends in. The best-supported fit that passes the checks wins.
+    for reach in (1.1, 1.2, 1.35):
+        keep = (d >= r0 - 1.5) & (d <= reach * r0 + 1.0)
+        fit = None
+        for _ in range(3):
+            if int(keep.sum()) < max(min_points, 5):
+                fit = None
+                break
+            fit = _fit_points(pts[keep])
+            if fit is None:
+                break
+            keep = np.abs(_radial_residuals(pts, *fit)) <= inlier_px
+        if fit is None or keep.sum() < max(min_points, 5):
+            continue
+        score = _coin_support(mask, pts, keep, fit, x0, y0, r0, min_coverage, min_inside)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, fit, keep)
+    if best is None:
+        return None
+    _, fit, keep = best
+    return _ellipse_fit(*fit, _radial_residuals(pts[keep], *fit))
+
+
+def _coin_support(
+    mask: NDArray[np.bool_],
+    pts: NDArray[np.float64],
+    keep: NDArray[np.bool_],
+    fit: tuple[float, float, float, float, float],
+    x0: float,
+    y0: float,
+    r0: float,
+    min_coverage: float,
+    min_inside: float,
+) -> float | None:
+    """How well a robust fit is supported (sectors of the outline it runs along), None when it fails a check."""
+    cx, cy, a1, a2, ang = fit
+    # Still the coin the search started from: round enough, centred near the largest disc inside the blob.
+    if min(a1, a2) < 0.75 * max(a1, a2) or math.hypot(cx - x0, cy - y0) > 0.15 * r0 + 1.0:
+        return None
+    sectors = np.floor(np.degrees(np.arctan2(pts[keep, 1] - cy, pts[keep, 0] - cx)) % 360.0 / 10.0)
+    hit = np.zeros(36, bool)
+    hit[sectors.astype(int) % 36] = True
+    covered = int(hit.sum())
+    # ... and one unbroken arc of at least 120 degrees: a square's sides touch its inscribed circle in four
+    # short arcs, a coin's visible edge is one long one.
+    run = longest = 0
+    for h in np.concatenate([hit, hit]):
+        run = run + 1 if h else 0
+        longest = max(longest, min(run, 36))
+    if covered < min_coverage * 36 or longest < 12:
+        return None
+    # The fit runs through boundary pixel centres: test the ellipse 1.5 px in, so its own rim does not count.
+    disc = np.zeros(mask.shape, np.uint8)
+    cv2.ellipse(disc, ((cx, cy), (2 * a1 - 3.0, 2 * a2 - 3.0), ang), 1, -1)
+    area = int(disc.sum())
+    if area == 0:
+        return None
+    inside = float((disc.astype(bool) & mask).sum()) / area
+    if inside < min_inside:
+        return None
+    # What the ellipse leaves of the blob must be thin (a shadow's rim, a touching screw), not a second body:
+    # a bar's square end also holds a circle-like arc, but the rest of the bar is as thick as that circle.
+    full = np.zeros(mask.shape, np.uint8)
+    cv2.ellipse(full, ((cx, cy), (2 * a1 + 3.0, 2 * a2 + 3.0), ang), 1, -1)
+    rest = np.pad((mask & ~full.astype(bool)).astype(np.uint8), 1)
+    if rest.any() and float(cv2.distanceTransform(rest, cv2.DIST_L2, 5).max()) > 0.5 * r0:
+        return None
+    return covered + 100.0 * inside
 
 
 def coin_disc(
-    mask: NDArray[np.bool_], max_residual_px: float = 1.0, max_eccentricity: float = 0.6
+    mask: NDArray[np.bool_],
+    max_residual_px: float = 1.0,
+    max_eccentricity: float = 0.6,
+    robust: bool = False,
 ) -> NDArray[np.bool_] | None:
     """The coin's mask redrawn as its fitted ellipse, or None when the blob does not look like a coin.
 
@@ -178,8 +303,13 @@ def coin_disc(
     ``sqrt(1 - b^2 / a^2)`` at most ``max_eccentricity``), the ellipse is the better mask. It is rasterised
     like labelme polygons (``cv2.fillPoly``, sub-pixel vertices), and the contour it was fitted through runs
     on boundary pixel centres, so an exact mask comes back unchanged up to a pixel's rounding.
+
+    ``robust``: when the whole contour does not fit, try :func:`fit_ellipse_robust` (a coin with its shadow
+    or a touching object attached), with the same limits on its kept points.
     """
     fit = fit_ellipse(mask)
+    if (fit is None or fit.residual_rms > max_residual_px) and robust:
+        fit = fit_ellipse_robust(mask)
     if fit is None or fit.residual_rms > max_residual_px:
         return None
     if math.sqrt(max(0.0, 1.0 - (fit.b / fit.a) ** 2)) > max_eccentricity:

@@ -108,6 +108,12 @@ class PipelineEngine:
             raise NoScrewFoundError("no screw found in the photo")
         warnings: list[str] = []
         screw = most_screw_like(loc.screws)
+        cfg = self.locator.config
+        if screw.verify_score is not None and screw.verify_score < cfg.verify_min:
+            warnings.append(
+                f"the blob verifier doubts this is a screw (p = {screw.verify_score:.2f}): the ranking may be "
+                "about something else; put the screw on a plain background, in focus"
+            )
         if len(loc.screws) > 1:
             warnings.append(
                 f"{len(loc.screws)} screws found: ranking the most confident one; photograph one at a time"

@@ -229,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refine-zoom", type=float, default=1.0, help="second pass around screws (1 = off)")
     p.add_argument("--sweep", default="", help="comma-separated thresholds: print pixel IoU at each only")
     p.add_argument("--no-coin-disc", action="store_true", help="keep the raw coin masks")
+    p.add_argument(
+        "--no-coin-robust",
+        action="store_true",
+        help="redraw a coin only when its whole outline is an ellipse",
+    )
     p.add_argument("--max-coins", type=int, default=LocateConfig.max_coins, help="coin blobs kept (0 = all)")
     p.add_argument(
         "--no-refine-edges", action="store_true", help="skip the GrabCut refinement of the screw masks"
@@ -265,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ver = None if a.no_verifier else load_verifier(a.verifier)
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
+        coin_robust=not a.no_coin_robust,
         max_coins=a.max_coins,
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
@@ -275,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "infer_size": a.infer_size,
         "threshold": a.threshold,
         "max_coins": a.max_coins,
+        "coin_robust": not a.no_coin_robust,
         "refine_edges": not a.no_refine_edges,
         "verifier": None if ver is None else (a.verifier or "shipped"),
         "verify_min": a.verify_min,

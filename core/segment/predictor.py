@@ -39,11 +39,14 @@ class Segmentation:
         probs: (C, H, W) float32 in [0, 1], one map per class, at the input photo's size.
         classes: class names, in channel order.
         instances: class name -> list of (H, W) bool masks, one per connected object, largest first.
+        scale: the network's first pass saw the photo resized by this factor (1 = at its own size; below 1 the
+            probabilities were upsampled to the photo).
     """
 
     probs: NDArray[np.float32]
     classes: tuple[str, ...]
     instances: dict[str, list[NDArray[np.bool_]]]
+    scale: float = 1.0
 
     def mask(self, name: str) -> NDArray[np.bool_]:
         """Union of the cleaned instances of one class."""
@@ -202,4 +205,4 @@ class Segmenter:
         inst = {
             name: clean_instances(probs[i], self.threshold, min_area) for i, name in enumerate(self.classes)
         }
-        return Segmentation(probs, self.classes, inst)
+        return Segmentation(probs, self.classes, inst, min(1.0, self.infer_size / max(h, w)))

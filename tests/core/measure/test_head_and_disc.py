@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -90,3 +91,48 @@ def test_disc_refuses_shapes_that_are_no_coin() -> None:
     blob[50:, 50:] = False  # a quarter missing: the ellipse does not fit the contour
     assert coin_disc(blob) is None
     assert fit_ellipse(np.zeros((20, 20), bool)) is None
+
+
+def _coin_with_shadow(tilt: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A coin (an ellipse of b / a = ``tilt``) with its shadow's rim stuck to it: a C-shaped band around the
+    right half, touching the coin at its ends (the segmenter's usual coin + shadow blob)."""
+    coin = _ellipse(100, 80, 40, 40 * tilt)
+    xs = np.mgrid[0:160, 0:200][1]
+    rim = _ellipse(106, 84, 54, 54 * tilt) & ~_ellipse(106, 84, 44, 44 * tilt) & (xs > 100)
+    blob = coin | rim
+    assert cv2.connectedComponents(blob.astype(np.uint8))[0] == 2  # one blob (and the background)
+    return coin, blob
+
+
+@pytest.mark.parametrize("tilt", [1.0, 0.85])
+def test_robust_fit_finds_the_coin_under_its_shadow(tilt: float) -> None:
+    from core.measure.coin import fit_ellipse_robust
+
+    coin, blob = _coin_with_shadow(tilt)
+    assert blob.sum() > 1.2 * coin.sum()  # the shadow adds a real crescent
+    plain = fit_ellipse(blob)
+    assert plain is not None
+    assert plain.residual_rms > 1.0 or abs(plain.a - 40) > 5  # the whole outline gives no coin
+    assert coin_disc(blob) is None or coin_disc(blob).sum() > 1.15 * coin.sum()
+    fit = fit_ellipse_robust(blob)
+    assert fit is not None
+    assert fit.cx == pytest.approx(100, abs=1.0) and fit.cy == pytest.approx(80, abs=1.0)
+    assert fit.a == pytest.approx(40, abs=1.0) and fit.b == pytest.approx(40 * tilt, abs=1.0)
+    d = coin_disc(blob, robust=True)
+    assert d is not None
+    assert (d & coin).sum() / (d | coin).sum() > 0.95 > (blob & coin).sum() / (blob | coin).sum()
+
+
+def test_robust_fit_refuses_blobs_that_hold_no_whole_disc() -> None:
+    from core.measure.coin import fit_ellipse_robust
+
+    blob = _ellipse(50, 50, 30, 30, (100, 100))
+    blob[50:, 50:] = False  # a quarter missing: the circle through the rest is not inside the blob
+    assert fit_ellipse_robust(blob) is None and coin_disc(blob, robust=True) is None
+    bar = np.zeros((100, 100), bool)
+    bar[40:60, 10:90] = True
+    assert coin_disc(bar, robust=True) is None
+    square = np.zeros((100, 100), bool)
+    square[15:85, 15:85] = True  # its sides touch the inscribed circle in four short arcs only
+    assert fit_ellipse_robust(square) is None
+    assert fit_ellipse_robust(np.zeros((20, 20), bool)) is None

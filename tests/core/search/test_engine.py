@@ -220,3 +220,24 @@ def test_mirror_tta_averages_the_crop_and_its_mirror(scene):
     eng.mirror_tta = True
     p = eng._probs({"head": crop})["head"]
     assert p == pytest.approx([0.5, 0.5])
+
+
+def test_a_screw_the_verifier_doubts_is_answered_with_a_warning(scene):
+    from core.segment.verify import ScrewVerifier, VerifierArch
+
+    class _Doubtful(ScrewVerifier):
+        def __init__(self, logit: float):
+            super().__init__(VerifierArch(channels=4))
+            self.logit = logit
+
+        def forward(self, x, scalars):
+            return torch.full((x.shape[0],), self.logit)
+
+    arrays, photo, screw, coin = scene
+    coin_type = photo.meta["coin"]["type"]
+    eng = _engine(arrays, screw, coin)
+    for logit, warned in ((-2.0, True), (2.0, False)):
+        eng.locator.verifier = _Doubtful(logit)
+        res = eng.search(photo.image, coin=coin_type, k=3)
+        assert len(res.matches) == 3  # the only blob is kept and ranked either way
+        assert any("verifier doubts" in w for w in res.warnings) == warned

@@ -115,12 +115,34 @@ def test_locator_refines_screw_masks_only_when_asked() -> None:
 
 
 def test_locator_adds_the_ring_only_when_the_net_saw_the_photo_at_full_size() -> None:
+    from dataclasses import replace
+
     img, _, prob = _scene()
     blob = clean_instances(prob, 0.5, 12)[0]
     cut = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0))
     ringed = grabcut_refine(img, prob, blob, GrabCutConfig(ring=1))
-    seg = _BlurrySegmenter(prob)
-    seg.infer_size = max(img.shape[:2])  # type: ignore[attr-defined]  # the net's pass was at the photo's size
+    seg = _BlurrySegmenter(prob)  # its segmentation says scale 1: the net's pass was at the photo's size
     assert np.array_equal(Locator(seg, None).screw_blobs(img).instances["screw"][0], ringed)
-    seg.infer_size = max(img.shape[:2]) // 2  # type: ignore[attr-defined]  # upsampled from a coarser pass
-    assert np.array_equal(Locator(seg, None).screw_blobs(img).instances["screw"][0], cut)
+
+    class _Coarse(_BlurrySegmenter):  # upsampled from a pass at half the photo's size
+        def predict(self, image: np.ndarray) -> Segmentation:
+            return replace(super().predict(image), scale=0.5)
+
+    assert np.array_equal(Locator(_Coarse(prob), None).screw_blobs(img).instances["screw"][0], cut)
+
+
+def test_segmenter_reports_the_scale_of_its_pass() -> None:
+    import torch
+
+    from core.segment.model import create_segmenter
+    from core.segment.predictor import Segmenter
+
+    torch.manual_seed(0)
+    seg = Segmenter(
+        create_segmenter(encoder="tu-mobilenetv3_small_100", decoder_channels=(16, 8, 8, 8, 8)), infer_size=64
+    )
+    assert seg.predict(np.zeros((48, 64, 3), np.uint8)).scale == 1.0
+    assert seg.predict(np.zeros((96, 128, 3), np.uint8)).scale == 0.5
+    assert (
+        seg.predict(np.zeros((24, 32, 3), np.uint8)).scale == 1.0
+    )  # enlarged: still at least the photo's size
