@@ -196,6 +196,33 @@ register_template(
 )
 register_template(
     JobTemplate(
+        name="blob_verifier",
+        kind="train",
+        description="Blob verifier: is each screw blob of the shipped segmenter a screw (drops clutter).",
+        module="core.segment.train_verifier",
+        options=(
+            Option("photos", 300, "search photos the blobs come from"),
+            Option("short", 100, "short-screw photos"),
+            Option("epochs", 10, "training epochs"),
+        ),
+        build=lambda v: [
+            "python",
+            "-m",
+            "core.segment.train_verifier",
+            "run",
+            "--out-dir",
+            "{run_dir}",
+            "--photos",
+            str(int(v["photos"])),
+            "--short",
+            str(int(v["short"])),
+            "--epochs",
+            str(int(v["epochs"])),
+        ],  # fmt: skip
+    )
+)
+register_template(
+    JobTemplate(
         name="attribute_classifier",
         kind="train",
         description="Head / tip / thread classifier (timm backbone) or finish (ColorNet) on studio crops.",

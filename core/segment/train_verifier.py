@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from numpy.typing import NDArray
 from core.errors import ConfigError, DatasetError
 from core.segment.verify import arch_dict, create_verifier, verifier_input
 
-__all__ = ["collect", "train_verifier", "blob_metrics", "main"]
+__all__ = ["collect", "train_verifier", "blob_metrics", "run_all", "main"]
 
 
 def collect(
@@ -40,6 +41,7 @@ def collect(
     segmenter: str | None = None,
     arch: tuple[int, int] = (32, 96),
     progress: bool = True,
+    on_photo: Callable[[int], None] | None = None,
 ) -> dict[str, NDArray]:
     """Verifier samples of ``n`` studio photos (``mode`` / dataset ``seed``), one per screw blob.
 
@@ -61,6 +63,8 @@ def collect(
     cfg = StudioConfig(width=width, height=height)
     xs, ss, ys, fr, ph = [], [], [], [], []
     for i in tqdm(range(n), desc=f"blobs {mode} seed {seed}", disable=not progress):
+        if on_photo is not None:
+            on_photo(i)
         photo = render_index(arrays, mode, seed, i, cfg)
         img = photo.image
         seg = loc.screw_blobs(img)
@@ -141,6 +145,7 @@ def train_verifier(
     seed: int = 0,
     channels: int = 24,
     progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit a verifier; returns the epoch with the lowest validation loss (the last without ``val``) and the
     per-epoch log."""
@@ -194,10 +199,85 @@ def train_verifier(
         else:
             best = copy.deepcopy(model.state_dict())
         log.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
         if progress:
             tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
     model.load_state_dict(best)
     return model.eval(), log
+
+
+def _save(
+    out: str | Path, model: torch.nn.Module, log: list[dict[str, float]], meta: dict[str, object]
+) -> dict:
+    from core.checkpoints import save_checkpoint
+
+    has_val = bool(log) and "val_loss" in log[0]
+    final = log[int(np.argmin([r["val_loss"] for r in log]))] if has_val else log[-1]
+    save_checkpoint(
+        out,
+        model,
+        arch=arch_dict(model.arch),  # type: ignore[arg-type]
+        meta={
+            **meta,
+            "chosen_epoch": final["epoch"],
+            "val_figures": {k: v for k, v in final.items() if k != "epoch"},
+        },
+    )
+    return final
+
+
+def run_all(
+    run_dir: str | Path,
+    photos: int = 300,
+    short: int = 100,
+    val_photos: int = 60,
+    epochs: int = 10,
+    seed: int = 81,
+) -> dict:
+    """Collect and train in one process, as a workbench job: ``photos`` search + ``short`` short-screw photos
+    (dataset seeds ``seed`` / ``seed + 1``), validation on ``val_photos`` photos of the validation seed;
+    writes ``verifier.safetensors``, ``progress.json`` and ``metrics.jsonl`` into ``run_dir``."""
+    from core.segment.data import VAL_SEED
+    from core.train.run_files import ProgressWriter, append_metrics
+
+    out = Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_photos = photos + short + val_photos
+    per_epoch = max(1, n_photos // max(epochs, 1))  # collecting and training weigh about the same
+    prog = ProgressWriter(out, n_photos + epochs * per_epoch, epochs)
+    offset = 0
+
+    def tick(i: int) -> None:
+        prog.update(offset + i, 0)
+
+    try:
+        parts = []
+        for mode, sd, n in (("search", seed, photos), ("short", seed + 1, short)):
+            if n > 0:
+                parts.append(collect(mode, sd, n, progress=False, on_photo=tick))
+            offset += n
+        val = collect("search", VAL_SEED, val_photos, progress=False, on_photo=tick) if val_photos else None
+        offset += val_photos
+        train = {k: np.concatenate([d[k] for d in parts]) for k in ("x", "s", "y")}
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+
+        def epoch_done(row: dict[str, float]) -> None:
+            append_metrics(out / "metrics.jsonl", row)
+            prog.update(n_photos + int(row["epoch"]) * per_epoch, int(row["epoch"]), force=True)
+
+        model, log = train_verifier(train, val, epochs, progress=False, on_epoch=epoch_done)
+        final = _save(
+            out / "verifier.safetensors",
+            model,
+            log,
+            {"photos": photos, "short": short, "val_photos": val_photos, "seed": seed, "epochs": epochs},
+        )
+    except Exception as e:
+        prog.update(offset, 0, status="failed", error=str(e), force=True)
+        raise
+    prog.update(prog.total, epochs, status="done", force=True)
+    return final
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--out", required=True)
+    r = sub.add_parser("run", help="collect and train in one go (the workbench's job), with progress.json")
+    r.add_argument(
+        "--out-dir", required=True, help="run folder: verifier.safetensors, progress.json, metrics.jsonl"
+    )
+    r.add_argument("--photos", type=int, default=300, help="search photos (dataset seed --seed)")
+    r.add_argument("--short", type=int, default=100, help="short-screw photos (dataset seed --seed + 1)")
+    r.add_argument("--val-photos", type=int, default=60, help="validation search photos (validation seed)")
+    r.add_argument("--epochs", type=int, default=10)
+    r.add_argument("--seed", type=int, default=81)
+    r.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(getattr(a, "threads", 1))
     if a.cmd == "collect":
@@ -238,25 +328,24 @@ def main(argv: list[str] | None = None) -> int:
             f"-> {a.out}"
         )
         return 0
+    if a.cmd == "run":
+        if min(a.photos, a.short, a.val_photos) < 0 or a.photos + a.short < 1 or a.epochs < 1:
+            raise ConfigError(
+                "--photos / --short must give at least one photo and --epochs >= 1", field="photos"
+            )
+        final = run_all(a.out_dir, a.photos, a.short, a.val_photos, a.epochs, a.seed)
+        print(json.dumps({"out": str(Path(a.out_dir) / "verifier.safetensors"), **final}))
+        return 0
     train = _load(a.data)
     val = _load(a.val) if a.val else None
     model, log = train_verifier(train, val, a.epochs, a.batch, a.lr, a.seed, a.channels)
-    from core.checkpoints import save_checkpoint
-
-    final = log[int(np.argmin([r.get("val_loss", 0.0) for r in log]))] if val is not None else log[-1]
-    save_checkpoint(
-        a.out,
-        model,
-        arch=arch_dict(model.arch),  # type: ignore[arg-type]
-        meta={
-            "data": [str(x) for x in a.data],
-            "val": [str(x) for x in a.val],
-            "epochs": a.epochs,
-            "chosen_epoch": final["epoch"],
-            "val_figures": {k: v for k, v in final.items() if k != "epoch"},
-            "n_train": len(train["y"]),
-        },
-    )
+    meta = {
+        "data": [str(x) for x in a.data],
+        "val": [str(x) for x in a.val],
+        "epochs": a.epochs,
+        "n_train": len(train["y"]),
+    }
+    final = _save(a.out, model, log, meta)
     print(json.dumps({"out": a.out, **final}))
     return 0
 

@@ -196,3 +196,24 @@ def test_cli_refuses_held_out_seeds_and_bad_sample_files(tmp_path) -> None:
     bad.write_text("not a numpy file")
     with pytest.raises(DatasetError, match="collect"):
         verifier_main(["train", "--data", str(bad), "--out", str(tmp_path / "v.safetensors")])
+
+
+def test_one_go_run_writes_a_model_progress_and_metrics(tmp_path) -> None:
+    import json
+
+    from core.jobs.templates import get_template
+
+    out = tmp_path / "run"
+    assert verifier_main(["run", "--out-dir", str(out), "--photos", "4", "--short", "2", "--val-photos", "3",
+                          "--epochs", "2"]) == 0  # fmt: skip
+    model = load_verifier(out / "verifier.safetensors")
+    assert isinstance(model, ScrewVerifier)
+    prog = json.loads((out / "progress.json").read_text())
+    assert prog["status"] == "done" and prog["done"] == prog["total"] and prog["epochs"] == 2
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and all("val_loss" in r for r in rows)
+    # the workbench's Train page launches the same command
+    cmd = get_template("blob_verifier").command({"photos": 4})
+    assert cmd[:4] == ["python", "-m", "core.segment.train_verifier", "run"] and "{run_dir}" in cmd
+    with pytest.raises(ConfigError, match="photos"):
+        verifier_main(["run", "--out-dir", str(out), "--photos", "0", "--short", "0"])
