@@ -259,19 +259,19 @@ class Locator:
         ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
         :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
         """
-        from core.checkpoints import build_from_checkpoint
         from core.segment.model import load_segmenter
 
         rn = None
         if rotationnet_path is not None:
+            from core.checkpoints import build_from_checkpoint
             from core.pose.rotationnet import create_rotationnet
 
             rn = build_from_checkpoint(rotationnet_path, create_rotationnet).eval()
         ver = None
         if verifier_path is not None:
-            from core.segment.verify import create_verifier
+            from core.segment.verify import load_verifier
 
-            ver = build_from_checkpoint(verifier_path, create_verifier).eval()
+            ver = load_verifier(verifier_path)
         return cls(
             Segmenter(
                 load_segmenter(segmenter_path),

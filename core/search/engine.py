@@ -212,12 +212,16 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
     from core.segment.predictor import SEARCH_REFINE_ZOOM
 
     # 512 px, the shipped model's scale, then each screw again at 1.6x that scale.
-    locator = Locator.from_files(seg, rot if rot.is_file() else None, refine_zoom=SEARCH_REFINE_ZOOM)
-    from core.segment.verify import VERIFIER_FILE, load_verifier
+    from core.segment.verify import VERIFIER_FILE
 
     # The blob verifier drops clutter blobs when it is shipped (core.segment.verify).
-    ver_path = root.joinpath(*VERIFIER_FILE)
-    locator.verifier = load_verifier(ver_path) if ver_path.is_file() else None
+    ver = root.joinpath(*VERIFIER_FILE)
+    locator = Locator.from_files(
+        seg,
+        rot if rot.is_file() else None,
+        refine_zoom=SEARCH_REFINE_ZOOM,
+        verifier_path=ver if ver.is_file() else None,
+    )
     loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
     from core.measure.head_allowance import default_path, load_head_allowance
 

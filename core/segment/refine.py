@@ -47,7 +47,7 @@ class GrabCutConfig:
             U-Net trained on them) count every pixel the outline touches; on 200 validation photos (seed
             500,011, 512x384, with the blob verifier) ring 1 moved screw IoU 0.840 -> 0.850, nominal length
             error 0.067 -> 0.061, head-to-tip 0.050 -> 0.044, diameter 0.137 -> 0.138. The locator applies
-            it only where the U-Net saw the photo at its full resolution (longer side <= its ``infer_size``):
+            it only where the U-Net saw the photo at its full resolution (``Segmentation.scale`` 1):
             on 1280x960 search photos, where the blob is upsampled from a 512-px pass, it cost screw IoU
             (median 0.925 -> 0.911) and SKU top-1 (0.780 -> 0.768) on the 500 validation photos.
     """
