@@ -24,7 +24,13 @@ __all__ = [
     "rotnet_input",
     "decode_bins",
     "predict_angle",
+    "conv_bn_relu",
 ]
+
+
+def conv_bn_relu(i: int, o: int) -> nn.Sequential:
+    """3x3 convolution (no bias), batch norm, ReLU: the block of the project's small CNNs."""
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,7 @@ class RotationNet(nn.Module):
         super().__init__()
         self.arch = arch
         w = arch.width
-
-        def block(i: int, o: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)
-            )
-
+        block = conv_bn_relu
         self.features = nn.Sequential(
             block(4, w),
             nn.MaxPool2d(2),

@@ -27,6 +27,7 @@ from torch import nn
 
 from core.errors import InputError
 from core.pose.geometry import axis_from_mask
+from core.pose.rotationnet import conv_bn_relu
 
 __all__ = [
     "VerifierArch",
@@ -64,12 +65,7 @@ class ScrewVerifier(nn.Module):
             raise InputError(f"verifier window must be a multiple of 8 px, got {arch.height}x{arch.width}")
         self.arch = arch
         w = arch.channels
-
-        def block(i: int, o: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)
-            )
-
+        block = conv_bn_relu
         self.features = nn.Sequential(
             block(5, w),
             block(w, w),
