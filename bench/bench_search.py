@@ -42,7 +42,7 @@ def _setup(n: int):
         probs = {k: rng.dirichlet(np.ones(len(v))) for k, v in ATTRIBUTES.items()}
         length, diameter = SizeMeasurement(30.0, 0.5), SizeMeasurement(4.0, 0.1)
         allowance = load_head_allowance()
-        cfg = ScoringConfig(head_allowance=None if allowance is None else tuple(float(a) for a in allowance))
+        cfg = ScoringConfig(head_allowance=allowance)
         overall = SizeMeasurement(33.0, 2.0)
         return lambda: score_catalog(cat, probs, length, diameter, cfg, overall)
 

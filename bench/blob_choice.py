@@ -15,13 +15,13 @@ import numpy as np
 
 
 def collect(seed: int, n: int) -> list[list[dict[str, float]]]:
-    import cv2
     import torch
     from tqdm import tqdm
 
     from core.errors import FvwError
     from core.pose.geometry import axis_from_mask
     from core.search.engine import default_engine
+    from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
     from core.synth.render import StudioConfig
 
@@ -30,10 +30,7 @@ def collect(seed: int, n: int) -> list[list[dict[str, float]]]:
     out: list[list[dict[str, float]]] = []
     for i in tqdm(range(n), desc=f"blobs, seed {seed}"):
         ph = render_index(engine.catalog, "search", seed, i, StudioConfig())
-        tm = np.zeros(ph.image.shape[:2], np.uint8)
-        if ph.screw_polygon is not None:
-            cv2.fillPoly(tm, [np.round(ph.screw_polygon).astype(np.int32)], 1)
-        truth = tm > 0
+        truth = polygon_mask(ph.screw_polygon, *ph.image.shape[:2])
         try:
             res = engine.locator.locate(ph.image)
         except FvwError:

@@ -49,7 +49,6 @@ class _Cached:
 
 def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
     """Run the shipped pipeline on ``n`` search photos of ``seed`` and cache logits / sizes / truth."""
-    import cv2
     import torch
     from tqdm import tqdm
 
@@ -61,6 +60,7 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
     from core.locate import Locator
     from core.paths import runs_dir
     from core.search.engine import default_engine, most_screw_like
+    from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
     from core.synth.render import StudioConfig
 
@@ -100,13 +100,9 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
         screw = most_screw_like(res.screws)
         # the same blob before the GrabCut edges (the verifier may have dropped others from ``res``)
         screw_raw = max(raw.screws, key=lambda r: int((r.mask & screw.mask).sum()))
-        poly = photo.screw_polygon
-        tm = np.zeros(img.shape[:2], np.uint8)
-        if poly is not None:
-            cv2.fillPoly(tm, [np.round(poly).astype(np.int32)], 1)
-        inter = float((screw.mask & (tm > 0)).sum())
+        tm = polygon_mask(photo.screw_polygon, *img.shape[:2])
         rec["found"].append(True)
-        rec["iou"].append(inter / max(float((screw.mask | (tm > 0)).sum()), 1.0))
+        rec["iou"].append(float((screw.mask & tm).sum()) / max(float((screw.mask | tm).sum()), 1.0))
         coins = res.segmentation.instances.get("coin", [])
         gains = coin_gains(img, coins[0], coin) if res.coin is not None and coins else None
         views = {"gc": screw, "raw": screw_raw}
@@ -281,7 +277,7 @@ def report(paths: list[str], allowance_file: str = "") -> None:
         print(f"| nominal length read off the mask | {'+'.join(views)} | {a['top1']:.3f} | {a['top5']:.3f} |")
         for label, table in tables.items():
             for rel in (0.04, 0.08):
-                cfg = ScoringConfig(head_allowance=tuple(float(x) for x in table), rel_sigma=rel)
+                cfg = ScoringConfig(head_allowance=table, rel_sigma=rel)
                 a = rank_figures(cache, views, scoring=cfg)
                 print(
                     f"| overall length, allowance: {label}, rel_sigma {rel} | {'+'.join(views)} | {a['top1']:.3f} | {a['top5']:.3f} |"

@@ -125,7 +125,6 @@ def expected_overall_mm(
 
 def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]:
     """The pipeline's overall length of the true screw on ``n`` studio search photos of ``seed``."""
-    import cv2
     import torch
     from tqdm import tqdm
 
@@ -133,6 +132,7 @@ def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]
     from core.errors import FvwError
     from core.locate import matching_screw
     from core.search.engine import default_engine
+    from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
     from core.synth.render import StudioConfig
 
@@ -143,13 +143,12 @@ def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]
         ph = render_index(engine.catalog, "search", seed, i, StudioConfig())
         if ph.sku is None or ph.screw_polygon is None:
             continue
-        truth = np.zeros(ph.image.shape[:2], np.uint8)
-        cv2.fillPoly(truth, [np.round(ph.screw_polygon).astype(np.int32)], 1)
+        truth = polygon_mask(ph.screw_polygon, *ph.image.shape[:2])
         try:
             res = engine.locator.with_config(coin=ph.meta["coin"]["type"]).locate(ph.image)
         except FvwError:
             continue
-        best = matching_screw(res.screws, truth > 0) if res.coin is not None else None
+        best = matching_screw(res.screws, truth) if res.coin is not None else None
         if best is None or best.cut_by_border:
             continue  # no scale, another object, a screw the segmenter lost, or a cut one: nothing to measure
         rows.append(

@@ -227,7 +227,7 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # Score the overall length against nominal + head allowance when the table is shipped (see that module).
     allowance = load_head_allowance(default_path(root))
-    scoring = ScoringConfig(head_allowance=None if allowance is None else tuple(float(a) for a in allowance))
+    scoring = ScoringConfig(head_allowance=allowance)
     return PipelineEngine(
         locator,
         {a: m for a, (m, _) in loaded.items()},

@@ -63,16 +63,20 @@ class ScoringConfig:
             0.260 / 0.365; 0.12 here: 0.397 / 0.520 and 0.340 / 0.515; a 0.12 mask error in the measurement
             with 0.04 here: 0.410 / 0.530 and 0.340 / 0.545.
         size_weight: multiplies the size log-likelihood (0 ignores size).
-        head_allowance: overall minus nominal length per head type (taxonomy order), in shank diameters;
-            None scores the nominal length.
+        head_allowance: overall minus nominal length per head type (taxonomy order), in shank diameters (any
+            sequence, kept as a tuple); None scores the nominal length.
     """
 
     floor: float = 1e-4
     rel_sigma: float = 0.04
     size_weight: float = 1.0
-    head_allowance: tuple[float, ...] | None = None
+    head_allowance: Sequence[float] | NDArray[np.floating] | None = None
 
     def __post_init__(self) -> None:
+        if (
+            self.head_allowance is not None
+        ):  # any sequence (e.g. load_head_allowance's array) -> a hashable tuple
+            object.__setattr__(self, "head_allowance", tuple(float(a) for a in self.head_allowance))
         if not 0.0 < self.floor < 1.0:
             raise InputError(f"floor must be in (0, 1), got {self.floor}", field="floor")
         if self.rel_sigma <= 0:

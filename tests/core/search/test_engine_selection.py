@@ -41,3 +41,21 @@ def test_default_engine_uses_the_segmenter_chosen_on_the_models_page(tmp_path):
     (tmp_path / "measure" / "head_allowance.json").write_text("[]")
     with pytest.raises(CheckpointError, match="head-allowance"):
         default_engine(tmp_path)
+
+
+def test_default_engine_loads_the_blob_verifier_only_when_shipped(tmp_path):
+    torch = pytest.importorskip("torch")
+    from core.checkpoints import save_checkpoint
+    from core.search.engine import default_engine
+    from core.segment import create_segmenter
+    from core.segment.model import arch_dict
+    from core.segment.verify import ScrewVerifier, create_verifier
+    from core.segment.verify import arch_dict as verifier_arch
+
+    torch.manual_seed(0)
+    seg = create_segmenter()
+    save_checkpoint(tmp_path / "segmenter" / "segmenter.safetensors", seg, arch=arch_dict(seg.arch))
+    assert default_engine(tmp_path).locator.verifier is None  # no verifier file: every blob is kept
+    ver = create_verifier(channels=4)
+    save_checkpoint(tmp_path / "segmenter" / "verifier.safetensors", ver, arch=verifier_arch(ver.arch))
+    assert isinstance(default_engine(tmp_path).locator.verifier, ScrewVerifier)

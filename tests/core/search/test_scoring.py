@@ -156,3 +156,8 @@ def test_overall_length_is_scored_against_nominal_plus_head_allowance():
         ScoringConfig(head_allowance=(1.0, 2.0))
     with pytest.raises(InputError, match="head_allowance"):
         ScoringConfig(head_allowance=(float("nan"),) * len(ATTRIBUTES["head"]))
+    # the loaded table (a numpy array) is taken as is and kept as a hashable tuple
+    arr = np.linspace(0.0, 1.0, len(ATTRIBUTES["head"]))
+    from_array = ScoringConfig(head_allowance=arr)
+    assert from_array.head_allowance == tuple(float(a) for a in arr)
+    assert hash(from_array) == hash(ScoringConfig(head_allowance=tuple(float(a) for a in arr)))
