@@ -47,8 +47,17 @@ class _Cached:
         return self.seg
 
 
-def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
-    """Run the shipped pipeline on ``n`` search photos of ``seed`` and cache logits / sizes / truth."""
+def collect(
+    seed: int,
+    n: int,
+    start: int = 0,
+    out: Path | None = None,
+    view_reaches: tuple[float, ...] | None = None,
+) -> Path:
+    """Run the shipped pipeline on ``n`` search photos of ``seed`` and cache logits / sizes / truth.
+
+    ``view_reaches`` (default: the engine's ``LocateConfig.view_reaches``): the extra GrabCut cuts whose logits
+    are kept as views ``gc_v<reach>`` (and ``gc_v<reach>_flip``)."""
     import torch
     from tqdm import tqdm
 
@@ -83,6 +92,9 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
         for a in ATTRIBUTE_NAMES:
             rec[f"true_{a}"].append(index_of(a, truth[a]))
         cfg = replace(base.config, coin=coin)
+        if view_reaches is not None:
+            cfg = replace(cfg, view_reaches=view_reaches)
+        view_names = [f"gc_v{r:g}" for r in cfg.view_reaches]
         try:
             seg = base.segmenter.predict(img)
             res = Locator(_Cached(seg), base.rotationnet, cfg, base.verifier).locate(img)
@@ -90,10 +102,11 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
         except FvwError:
             rec["found"].append(False)
             rec["iou"].append(0.0)
-            for v in VIEWS:
+            for v in (*VIEWS, *view_names):
                 for a in engine.classifiers:
                     for f in ("", "_flip"):
                         logits.setdefault(f"{v}{f}/{a}", []).append(np.full(1, np.nan, np.float32))
+            for v in VIEWS:
                 for s in SIZE_KEYS:
                     sizes.setdefault(f"{v}/{s}", []).append(np.nan)
             continue
@@ -105,16 +118,21 @@ def collect(seed: int, n: int, start: int = 0, out: Path | None = None) -> Path:
         rec["iou"].append(float((screw.mask & tm).sum()) / max(float((screw.mask | tm).sum()), 1.0))
         coins = res.segmentation.instances.get("coin", [])
         gains = coin_gains(img, coins[0], coin) if res.coin is not None and coins else None
-        views = {"gc": screw, "raw": screw_raw}
+        views = {
+            "gc": screw.canonical,
+            "raw": screw_raw.canonical,
+            **dict(zip(view_names, screw.views, strict=True)),
+        }
         with torch.inference_mode():
-            for v, s in views.items():
-                crops = crops_from_canonical(s.canonical, gains).as_dict()
+            for v, can in views.items():
+                crops = crops_from_canonical(can, gains).as_dict()
                 for a, model in engine.classifiers.items():
                     x = crops[engine.inputs[a]]
                     batch = np.stack([x, x[:, ::-1]])
                     z = model(to_tensor(batch)).float().numpy()
                     logits.setdefault(f"{v}/{a}", []).append(z[0])
                     logits.setdefault(f"{v}_flip/{a}", []).append(z[1])
+            for v, s in (("gc", screw), ("raw", screw_raw)):
                 for k in SIZE_KEYS:
                     val = getattr(s, k)
                     sizes.setdefault(f"{v}/{k}", []).append(np.nan if val is None else float(val))
@@ -282,6 +300,30 @@ def report(paths: list[str], allowance_file: str = "") -> None:
                 print(
                     f"| overall length, allowance: {label}, rel_sigma {rel} | {'+'.join(views)} | {a['top1']:.3f} | {a['top5']:.3f} |"
                 )
+    extra = sorted({k.split("/")[1] for k in cache if k.startswith("logits/gc_v") and "_flip" not in k})
+    if extra:
+        table = tables.get("fitted on training photos", catalog_allowance())
+        cfg = ScoringConfig(head_allowance=table)
+        print(f"Extra GrabCut cuts (views averaged with their mirrors; overall length, {cfg.rel_sigma=}):")
+        print("| views | " + " | ".join(names) + " | SKU top-1 | top-5 |")
+        print("|---|" + "---|" * (len(names) + 2))
+        sets = [("gc",), *[("gc", e) for e in extra], *[("gc", *p) for p in _pairs(extra)], ("gc", *extra)]
+        for vs in dict.fromkeys(sets):
+            views = tuple(v + f for v in vs for f in ("", "_flip"))
+            accs = [
+                float(np.mean(np.argmax(probs_of(cache, a, views)[found], 1) == cache[f"true_{a}"][found]))
+                for a in names
+            ]
+            r = rank_figures(cache, views, scoring=cfg)
+            print(
+                f"| {'+'.join(vs)} | "
+                + " | ".join(f"{x:.3f}" for x in accs)
+                + f" | {r['top1']:.3f} | {r['top5']:.3f} |"
+            )
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--n", type=int, default=300)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--out", default=None, help="cache file (default runs/ranking-study/seed-S-nN.npz)")
+    c.add_argument(
+        "--view-reaches",
+        type=float,
+        nargs="*",
+        default=None,
+        help="GrabCut reaches of the extra views to keep (default: the engine's)",
+    )
     r = sub.add_parser("report", help="accuracy per view, and SKU top-1 / top-5 per scoring setting")
     r.add_argument("cache", nargs="+")
     r.add_argument(
@@ -301,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "collect":
         if a.seed == 4_000_000:
             p.error("seed 4,000,000 is the bench's held-out stream: choose settings on another seed")
-        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None))
+        reaches = tuple(a.view_reaches) if a.view_reaches is not None else None
+        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None, reaches))
     else:
         report(a.cache, a.allowance)
     return 0

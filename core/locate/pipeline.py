@@ -74,6 +74,10 @@ class LocateConfig:
             of being a screw are dropped (clutter: dowels, pens, nuts).
         verify_keep_best: when the verifier drops every blob, keep the one it likes best anyway (a screw the
             verifier doubts is more use to a user than "no screw found"; False answers NoScrewFoundError).
+        view_reaches: with ``refine_edges``, each screw is also cut with GrabCut at these ``reach`` values
+            (:class:`core.segment.refine.GrabCutConfig`) and turned head-up the same way: extra canonical views
+            in ``ScrewResult.views`` (the search averages its classifiers over them; the sizes, pose and
+            polygon come from the main mask). Empty = none (the default: measurement alone needs none).
     """
 
     coin: str = DEFAULT_COIN
@@ -89,8 +93,14 @@ class LocateConfig:
     grabcut: GrabCutConfig = field(default_factory=GrabCutConfig)
     verify_min: float = 0.5
     verify_keep_best: bool = True
+    view_reaches: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        if any(r < 0 for r in self.view_reaches):
+            raise ConfigError(
+                f"view_reaches are GrabCut reaches in blob widths (>= 0), got {self.view_reaches}",
+                field="view_reaches",
+            )
         for name in ("size_rel_std", "overall_rel_std"):
             v = getattr(self, name)
             if not 0.0 <= v < 1.0:
@@ -118,6 +128,8 @@ class ScrewResult:
     give it: under the head (``length_px - head_px``) unless the head is ``countersunk``.
     ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower);
     ``verify_score`` the blob verifier's probability that the blob is a screw (None without a verifier).
+    ``views``: the same screw cut from other GrabCut masks (``LocateConfig.view_reaches``), head-up with this
+    screw's pose; empty unless asked for.
     """
 
     polygon: list[list[float]]
@@ -141,6 +153,7 @@ class ScrewResult:
     overall_length_mm: float | None = None
     overall_length_mm_std: float | None = None
     verify_score: float | None = None
+    views: list[CanonicalScrew] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         keys = (
@@ -292,6 +305,7 @@ class Locator:
         scale: CoinScale | None,
         confidence: float,
         verify_score: float | None = None,
+        view_masks: list[NDArray[np.bool_]] | None = None,
     ) -> ScrewResult:
         axis = axis_from_mask(mask)
         angle, conf = head_side(mask, axis)
@@ -314,6 +328,7 @@ class Locator:
                     angle = (angle + 180.0) % 360.0
                 method = "rectangle+rotationnet"
         can = canonicalize(image, mask, axis.center, angle, axis.length_px)
+        views = [canonicalize(image, m, axis.center, angle, axis.length_px) for m in view_masks or []]
         length_px = length_px_along_axis(mask, angle)
         diameter_px = shank_diameter_px(can.mask, can.body_rows)
         head = head_height_px(can.mask, can.head_rows)
@@ -356,6 +371,7 @@ class Locator:
             overall_length_mm=overall_mm,
             overall_length_mm_std=overall_std,
             verify_score=verify_score,
+            views=views,
         )
 
     def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:
@@ -374,16 +390,34 @@ class Locator:
     def screw_blobs(self, image: NDArray[np.uint8]) -> Segmentation:
         """The segmentation with each screw blob's outline refined (when ``refine_edges``): the blobs the
         rest of the pipeline (and the verifier's training data) sees."""
+        return self._blobs(image)[0]
+
+    def _grabcut_config(self, seg: Segmentation) -> GrabCutConfig:
+        gc = self.config.grabcut
+        if gc.ring and seg.scale < 1.0:
+            gc = replace(gc, ring=0)  # the blob was upsampled from a coarser pass: GrabCut's cut alone
+        return gc
+
+    def _blobs(self, image: NDArray[np.uint8]) -> tuple[Segmentation, list[NDArray[np.bool_]]]:
+        """The refined segmentation and the screw blobs as the segmenter gave them (same order)."""
         seg = self.segmenter.predict(image)
-        screws = seg.instances.get("screw", [])
+        raw = screws = seg.instances.get("screw", [])
         if screws and self.config.refine_edges:
             p = seg.probs[seg.classes.index("screw")]
-            gc = self.config.grabcut
-            if gc.ring and seg.scale < 1.0:
-                gc = replace(gc, ring=0)  # the blob was upsampled from a coarser pass: GrabCut's cut alone
+            gc = self._grabcut_config(seg)
             screws = [grabcut_refine(image, p, m, gc) for m in screws]
             seg = replace(seg, instances={**seg.instances, "screw": screws})
-        return seg
+        return seg, raw
+
+    def _view_masks(
+        self, image: NDArray[np.uint8], seg: Segmentation, raw: NDArray[np.bool_]
+    ) -> list[NDArray[np.bool_]]:
+        """One blob cut again at each of ``view_reaches`` (none without ``refine_edges``)."""
+        if not self.config.refine_edges:
+            return []
+        p = seg.probs[seg.classes.index("screw")]
+        gc = self._grabcut_config(seg)
+        return [grabcut_refine(image, p, raw, replace(gc, reach=r)) for r in self.config.view_reaches]
 
     def locate(self, image: NDArray[np.uint8]) -> LocateResult:
         """Locate, orient and measure every screw in a (H, W, 3) uint8 RGB photo.
@@ -393,12 +427,14 @@ class Locator:
             NoScrewFoundError: the segmenter found no screw.
         """
         check_image(image)
-        seg = self.screw_blobs(image)
+        seg, raw = self._blobs(image)
         screws = seg.instances.get("screw", [])
         scores: list[float | None] = [None] * len(screws)
         if screws and self.verifier is not None:
-            screws, scores = self._verified(image, seg, screws)
+            keep, scores = self._verified(image, seg, screws)
+            screws, raw = [screws[i] for i in keep], [raw[i] for i in keep]
             seg = replace(seg, instances={**seg.instances, "screw": screws})
+        views = [self._view_masks(image, seg, r) for r in raw]
         if not screws:
             raise NoScrewFoundError(
                 "no screw found in the photo; put the screw flat on a plain background, in focus, filling "
@@ -418,15 +454,16 @@ class Locator:
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
         found = [
-            self._screw(image, m, scale, _mean_prob(seg, "screw", m), v)
-            for m, v in zip(screws, scores, strict=True)
+            self._screw(image, m, scale, _mean_prob(seg, "screw", m), v, vm)
+            for m, v, vm in zip(screws, scores, views, strict=True)
         ]
         return LocateResult(found, scale, reason, seg)
 
     def _verified(
         self, image: NDArray[np.uint8], seg: Segmentation, screws: list[NDArray[np.bool_]]
-    ) -> tuple[list[NDArray[np.bool_]], list[float | None]]:
-        """The blobs the verifier calls screws (largest first, as the segmenter gave them) and their scores."""
+    ) -> tuple[list[int], list[float | None]]:
+        """The indices of the blobs the verifier calls screws (largest first, as the segmenter gave them) and
+        their scores."""
         from core.segment.verify import verify_blobs
 
         assert self.verifier is not None
@@ -434,7 +471,7 @@ class Locator:
         keep = [i for i, v in enumerate(p) if v >= self.config.verify_min]
         if not keep and self.config.verify_keep_best:
             keep = [int(np.argmax(p))]
-        return [screws[i] for i in keep], [p[i] for i in keep]
+        return keep, [p[i] for i in keep]
 
 
 def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:

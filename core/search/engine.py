@@ -54,6 +54,15 @@ def most_screw_like(screws: list[Any]) -> Any:
     )
 
 
+#: Extra GrabCut cuts of the chosen screw whose crops the classifiers also read (``LocateConfig.view_reaches``):
+#: the classifiers' answers move with small changes of the mask (between the cuts at reach 0 and 1, 40-50 of 492
+#: validation screws changed their head or tip answer each way), and averaging over cuts steadies them. On the
+#: 500 validation photos (seeds 4,500,000 / 4,600,000, ``python -m bench.ranking_study collect ... --view-reaches
+#: 0 0.5 2``), SKU top-1 / top-5: reach-0 cut alone (session 7) 0.786 / 0.858, reach-1 cut alone 0.772 / 0.870,
+#: reach 1 + reach 0 **0.788 / 0.878**, + 0.5 or + 2 or all four 0.790-0.792 / 0.876-0.882 (one cut is cheaper).
+SEARCH_VIEW_REACHES: tuple[float, ...] = (0.0,)
+
+
 class PipelineEngine:
     """Photo in, ranked SKUs with evidence out (see :class:`core.search.SearchEngine`)."""
 
@@ -81,13 +90,17 @@ class PipelineEngine:
         # session-5 classifiers; with the session-6 ones 0.738 / 0.838 -> 0.738 / 0.840 (no gain; kept: ~5 ms).
         self.mirror_tta = mirror_tta
 
-    def _probs(self, crops: dict[str, NDArray[np.uint8]]) -> dict[str, NDArray[np.float64]]:
+    def _probs(
+        self, crops: dict[str, NDArray[np.uint8]], *more: dict[str, NDArray[np.uint8]]
+    ) -> dict[str, NDArray[np.float64]]:
+        """Each classifier's probabilities averaged over ``crops`` and ``more`` views of the same screw (cut
+        from other masks), each also mirrored when ``mirror_tta``."""
         from core.attributes.train import to_tensor
 
         out: dict[str, NDArray[np.float64]] = {}
         with torch.inference_mode():
             for name, model in self.classifiers.items():
-                x = crops[self.inputs[name]][None]
+                x = np.stack([c[self.inputs[name]] for c in (crops, *more)])
                 if self.mirror_tta:
                     x = np.concatenate([x, x[:, :, ::-1]])
                 p = torch.softmax(model(to_tensor(x)).float(), dim=1).mean(0)  # (C,)
@@ -125,7 +138,7 @@ class PipelineEngine:
         if gains is None and "finish_wb" in self.inputs.values():
             warnings.append("finish read without the coin's colour reference (no usable coin): less reliable")
         crops = crops_from_canonical(screw.canonical, gains).as_dict()
-        probs = self._probs(crops)
+        probs = self._probs(crops, *(crops_from_canonical(v, gains).as_dict() for v in screw.views))
         t2 = time.perf_counter()
         missing = [a for a in ATTRIBUTE_NAMES if a not in probs]
         if missing:
@@ -216,9 +229,12 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # The blob verifier drops clutter blobs when it is shipped (core.segment.verify).
     ver = root.joinpath(*VERIFIER_FILE)
+    from core.locate import LocateConfig
+
     locator = Locator.from_files(
         seg,
         rot if rot.is_file() else None,
+        config=LocateConfig(view_reaches=SEARCH_VIEW_REACHES),
         refine_zoom=SEARCH_REFINE_ZOOM,
         verifier_path=ver if ver.is_file() else None,
     )

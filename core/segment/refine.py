@@ -12,7 +12,10 @@ around the blob and cuts along image edges. It is seeded from the probabilities 
 * sure foreground: the blob eroded by ``sure_erode`` px where the probability is above ``sure_prob``;
 * probably foreground: probability >= ``fg_prob`` (the segmenter's own threshold);
 * probably background: probability in (``bg_prob``, ``fg_prob``);
-* sure background: the rest of the box (probability <= ``bg_prob``).
+* sure background: the rest of the box (probability <= ``bg_prob``), except within ``reach`` shank widths of
+  the blob, which starts as probably background: the U-Net often gives a large flat head face (hex, square,
+  button heads seen close up) probability ~0, and GrabCut can only give such pixels back when they are not
+  fixed as background.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class GrabCutConfig:
         bg_prob: probability up to which a pixel in the box is sure background.
         min_ratio, max_ratio: the refined mask is kept only when its area is within these factors of the
             blob's (GrabCut can run away on low-contrast photos; then the blob is returned unchanged).
+        reach: pixels within this many blob widths (twice the blob's largest inscribed radius, about the shank's
+            diameter) of the blob start as probably background even where the probability is ~0, so GrabCut can
+            add a head the U-Net missed; the box grows to hold them (0 = off). On 296 validation search photos
+            (1280x960, seeds 4,500,000 / 4,600,000, the blob overlapping the true screw most) mean screw IoU 0.873
+            -> 0.892, IoU below 0.8 in 22 % -> 17 % of photos (0.5 widths: 0.885; 2: 0.888).
         ring: after the cut, the blob's own pixels within this many px (3x3 steps) of the refined mask are
             added back (0 = off). GrabCut cuts along the edge at pixel centres, while the labels (and the
             U-Net trained on them) count every pixel the outline touches; on 200 validation photos (seed
@@ -61,6 +69,7 @@ class GrabCutConfig:
     min_ratio: float = 0.5
     max_ratio: float = 1.6
     ring: int = 1
+    reach: float = 1.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -76,6 +85,8 @@ class GrabCutConfig:
                 f"need 0 < min_ratio <= 1 <= max_ratio, got {self.min_ratio}, {self.max_ratio}",
                 field="min_ratio",
             )
+        if self.reach < 0:
+            raise ConfigError(f"reach must be >= 0 blob widths, got {self.reach}", field="reach")
         if self.ring < 0:
             raise ConfigError(f"ring must be >= 0 px, got {self.ring}", field="ring")
 
@@ -114,11 +125,19 @@ def grabcut_refine(
     area = int(mask.sum())
     if area < 20:
         return mask
-    y0, y1, x0, x1 = _box(mask, cfg.pad)
+    reach = 0
+    if cfg.reach > 0:
+        b0, b1, c0, c1 = _box(mask, 1)
+        inner = cv2.distanceTransform(mask[b0:b1, c0:c1].astype(np.uint8), cv2.DIST_L2, 3)
+        reach = int(round(cfg.reach * 2.0 * float(inner.max())))
+    y0, y1, x0, x1 = _box(mask, max(cfg.pad, reach + 4))
     p = np.asarray(prob[y0:y1, x0:x1], np.float32)
     blob = mask[y0:y1, x0:x1]
     trimap = np.full(p.shape, cv2.GC_BGD, np.uint8)
     trimap[p > cfg.bg_prob] = cv2.GC_PR_BGD
+    if reach:
+        outside = cv2.distanceTransform((~blob).astype(np.uint8), cv2.DIST_L2, 3)
+        trimap[outside <= reach] = cv2.GC_PR_BGD
     trimap[p >= cfg.fg_prob] = cv2.GC_PR_FGD
     core = blob
     if cfg.sure_erode:

@@ -222,6 +222,32 @@ def test_mirror_tta_averages_the_crop_and_its_mirror(scene):
     assert p == pytest.approx([0.5, 0.5])
 
 
+def test_probabilities_are_averaged_over_the_extra_views(scene):
+    arrays, *_ = scene
+    left = np.zeros((8, 8, 3), np.uint8)
+    left[:, :4] = 255
+    right = np.ascontiguousarray(left[:, ::-1])
+    eng = PipelineEngine(
+        Locator(None, None, LocateConfig()), {"head": _LeftRight()}, arrays, mirror_tta=False
+    )
+    assert eng._probs({"head": left})["head"][0] > 0.99
+    assert eng._probs({"head": left}, {"head": right})["head"] == pytest.approx([0.5, 0.5])
+
+
+def test_search_reads_the_crops_of_every_view(scene):
+    arrays, photo, screw, coin = scene
+    seen: list[torch.Tensor] = []
+
+    class _Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return torch.zeros((x.shape[0], len(ATTRIBUTES["head"])))
+
+    loc = Locator(_OracleSegmenter(screw, coin), None, LocateConfig(view_reaches=(0.0, 2.0)))
+    PipelineEngine(loc, {"head": _Spy()}, arrays).search(photo.image, coin=photo.meta["coin"]["type"], k=3)
+    assert seen[0].shape[0] == 6  # the main crop and two views, each with its mirror
+
+
 def test_a_screw_the_verifier_doubts_is_answered_with_a_warning(scene):
     from core.segment.verify import ScrewVerifier, VerifierArch
 

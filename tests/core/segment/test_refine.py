@@ -50,6 +50,23 @@ def test_ring_adds_back_only_the_blob_pixels_next_to_the_cut() -> None:
         GrabCutConfig(ring=-1)
 
 
+def test_reach_lets_grabcut_add_back_a_head_the_net_gave_probability_zero() -> None:
+    img, truth, _ = _scene()
+    shank = np.zeros(truth.shape, np.uint8)
+    cv2.rectangle(shank, (60, 70), (150, 84), 1, -1)
+    # a net that sees the shank sharply but misses the head (a big flat face) entirely
+    prob = cv2.GaussianBlur(shank.astype(np.float32), (0, 0), 1.0)
+    blob = clean_instances(prob, 0.5, 12)[0]
+    head = truth & ~shank.astype(bool)
+    fixed = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0))  # reach 1 shank width by default
+    stuck = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0, reach=0.0))
+    assert (stuck & head).sum() < 0.05 * head.sum()  # fixed as background: nothing to recover
+    assert (fixed & head).sum() > 0.9 * head.sum()
+    assert _iou(fixed, truth) > 0.95 > _iou(stuck, truth) + 0.2
+    with pytest.raises(ConfigError, match="reach"):
+        GrabCutConfig(reach=-0.5)
+
+
 def test_grabcut_is_deterministic() -> None:
     img, _, prob = _scene(1)
     blob = clean_instances(prob, 0.5, 12)[0]
@@ -146,3 +163,30 @@ def test_segmenter_reports_the_scale_of_its_pass() -> None:
     assert (
         seg.predict(np.zeros((24, 32, 3), np.uint8)).scale == 1.0
     )  # enlarged: still at least the photo's size
+
+
+def test_locator_cuts_extra_views_at_the_asked_reaches_with_the_main_pose() -> None:
+    from core.pose.canonical import canonicalize
+
+    img, truth, _ = _scene()
+    shank = np.zeros(truth.shape, np.uint8)
+    cv2.rectangle(shank, (60, 70), (150, 84), 1, -1)
+    prob = cv2.GaussianBlur(shank.astype(np.float32), (0, 0), 1.0)  # the head missed by the net
+    seg = _BlurrySegmenter(prob)
+    blob = clean_instances(prob, 0.5, 12)[0]
+    res = Locator(seg, None, LocateConfig(view_reaches=(0.0, 2.0))).locate(img).screws[0]
+    assert len(res.views) == 2
+    # each view is its own GrabCut cut, turned head-up with the main mask's pose
+    for view, reach in zip(res.views, (0.0, 2.0), strict=True):
+        m = grabcut_refine(img, prob, blob, GrabCutConfig(reach=reach))
+        from core.pose.geometry import axis_from_mask
+
+        axis = axis_from_mask(res.mask)
+        want = canonicalize(img, m, axis.center, res.angle_deg, axis.length_px)
+        assert np.array_equal(view.mask, want.mask)
+    assert res.views[0].mask.sum() < 0.8 * res.canonical.mask.sum()  # reach 0: no head
+    assert not Locator(seg, None, LocateConfig()).locate(img).screws[0].views  # none unless asked
+    none = Locator(seg, None, LocateConfig(view_reaches=(0.0,), refine_edges=False)).locate(img)
+    assert not none.screws[0].views  # no GrabCut, no cuts
+    with pytest.raises(ConfigError, match="view_reaches"):
+        LocateConfig(view_reaches=(-1.0,))
