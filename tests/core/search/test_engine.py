@@ -142,24 +142,30 @@ def test_engine_ranks_the_most_confident_screw_not_the_largest(scene):
     assert any("2 screws found" in x and "most confident" in x for x in res.warnings)
 
 
+class _Spy(torch.nn.Module):
+    """A classifier that records every batch it is given and answers uniform logits."""
+
+    def __init__(self, attribute: str):
+        super().__init__()
+        self.classes = len(ATTRIBUTES[attribute])
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return torch.zeros((x.shape[0], self.classes))
+
+
 def test_finish_reads_the_coin_balanced_crop_when_its_model_asks(scene):
     """A finish model trained on ``finish_wb`` gets the crop white-balanced by the photo's coin."""
     from core.attributes.colour import balance_gains, coin_rgb
     from core.attributes.data import crops_from_canonical
 
     arrays, photo, screw, coin = scene
-    seen: list[np.ndarray] = []
-
-    class _Spy(torch.nn.Module):
-        def forward(self, x):
-            seen.append(x.detach().clone())
-            return torch.zeros((x.shape[0], len(ATTRIBUTES["finish"])))
-
     loc = Locator(_OracleSegmenter(screw, coin), None, LocateConfig())
     coin_type = photo.meta["coin"]["type"]
     for key in ("finish", "finish_wb"):
-        seen.clear()
-        eng = PipelineEngine(loc, {"finish": _Spy()}, arrays, inputs={"finish": key})
+        spy = _Spy("finish")
+        eng = PipelineEngine(loc, {"finish": spy}, arrays, inputs={"finish": key})
         res = eng.search(photo.image, coin=coin_type, k=3)
         located = loc.locate(photo.image)
         s = located.screws[0]
@@ -167,13 +173,15 @@ def test_finish_reads_the_coin_balanced_crop_when_its_model_asks(scene):
         want = crops_from_canonical(s.canonical, gains).as_dict()[key]
         from core.attributes.train import to_tensor
 
-        assert torch.allclose(seen[0][:1], to_tensor(want[None]))  # the crop, then its mirror (mirror_tta)
-        assert torch.allclose(seen[0][1:], to_tensor(want[None, :, ::-1].copy()))
+        assert torch.allclose(
+            spy.seen[0][:1], to_tensor(want[None])
+        )  # the crop, then its mirror (mirror_tta)
+        assert torch.allclose(spy.seen[0][1:], to_tensor(want[None, :, ::-1].copy()))
         assert ("finish_wb" in res.crops) and not np.array_equal(res.crops["finish_wb"], res.crops["finish"])
     # no coin: the plain crop, and the answer says the colour reference is missing
     eng = PipelineEngine(
         Locator(_OracleSegmenter(screw, np.zeros_like(coin)), None, LocateConfig()),
-        {"finish": _Spy()},
+        {"finish": _Spy("finish")},
         arrays,
         inputs={"finish": "finish_wb"},
     )
@@ -236,16 +244,10 @@ def test_probabilities_are_averaged_over_the_extra_views(scene):
 
 def test_search_reads_the_crops_of_every_view(scene):
     arrays, photo, screw, coin = scene
-    seen: list[torch.Tensor] = []
-
-    class _Spy(torch.nn.Module):
-        def forward(self, x):
-            seen.append(x.detach().clone())
-            return torch.zeros((x.shape[0], len(ATTRIBUTES["head"])))
-
+    spy = _Spy("head")
     loc = Locator(_OracleSegmenter(screw, coin), None, LocateConfig(view_reaches=(0.0, 2.0)))
-    PipelineEngine(loc, {"head": _Spy()}, arrays).search(photo.image, coin=photo.meta["coin"]["type"], k=3)
-    assert seen[0].shape[0] == 6  # the main crop and two views, each with its mirror
+    PipelineEngine(loc, {"head": spy}, arrays).search(photo.image, coin=photo.meta["coin"]["type"], k=3)
+    assert spy.seen[0].shape[0] == 6  # the main crop and two views, each with its mirror
 
 
 def test_a_screw_the_verifier_doubts_is_answered_with_a_warning(scene):
