@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -307,7 +308,8 @@ def report(paths: list[str], allowance_file: str = "") -> None:
         print(f"Extra GrabCut cuts (views averaged with their mirrors; overall length, {cfg.rel_sigma=}):")
         print("| views | " + " | ".join(names) + " | SKU top-1 | top-5 |")
         print("|---|" + "---|" * (len(names) + 2))
-        sets = [("gc",), *[("gc", e) for e in extra], *[("gc", *p) for p in _pairs(extra)], ("gc", *extra)]
+        pairs = itertools.combinations(extra, 2)
+        sets = [("gc",), *[("gc", e) for e in extra], *[("gc", *p) for p in pairs], ("gc", *extra)]
         for vs in dict.fromkeys(sets):
             views = tuple(v + f for v in vs for f in ("", "_flip"))
             accs = [
@@ -320,10 +322,6 @@ def report(paths: list[str], allowance_file: str = "") -> None:
                 + " | ".join(f"{x:.3f}" for x in accs)
                 + f" | {r['top1']:.3f} | {r['top5']:.3f} |"
             )
-
-
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,14 @@ class JobTemplate:
 _TEMPLATES: dict[str, JobTemplate] = {}
 
 
+def _cli(module: str, *args: str, **flags: Any) -> list[str]:
+    """``python -m module args... --flag value ...`` (underscores in flag names become dashes)."""
+    cmd = ["python", "-m", module, *args]
+    for k, v in flags.items():
+        cmd += [f"--{k.replace('_', '-')}", str(v)]
+    return cmd
+
+
 def register_template(template: JobTemplate) -> JobTemplate:
     _TEMPLATES[template.name] = template
     return template
@@ -94,18 +102,7 @@ register_template(
         description="Tiny CNN on procedurally drawn shapes: a seconds-long job to check the machinery.",
         module="core.train",
         options=(Option("epochs", 3, "training epochs"), Option("seed", 0, "random seed")),
-        build=lambda v: [
-            "python",
-            "-m",
-            "core.train",
-            "toy_shapes",
-            "--out",
-            "{run_dir}",
-            "--set",
-            f"epochs={int(v['epochs'])}",
-            "--set",
-            f"seed={int(v['seed'])}",
-        ],  # fmt: skip
+        build=lambda v: _train_cmd("toy_shapes", {"epochs": int(v["epochs"]), "seed": int(v["seed"])}),
     )
 )
 register_template(
@@ -125,19 +122,7 @@ register_template(
             ),
             Option("out", "annotations/synthetic-workbench", "output dataset folder"),
         ),  # fmt: skip
-        build=lambda v: [
-            "python",
-            "-m",
-            "core.synth",
-            "--n",
-            str(int(v["n"])),
-            "--seed",
-            str(int(v["seed"])),
-            "--mode",
-            str(v["mode"]),
-            "--out",
-            str(v["out"]),
-        ],  # fmt: skip
+        build=lambda v: _cli("core.synth", n=int(v["n"]), seed=int(v["seed"]), mode=v["mode"], out=v["out"]),
     )
 )
 
@@ -181,17 +166,12 @@ register_template(
         description="RotationNet: angle bins from long screws' computed angles (used for short screws).",
         module="core.pose.train_rotationnet",
         options=(Option("photos", 300, "studio photos rendered"), Option("steps", 1500, "training steps")),
-        build=lambda v: [
-            "python",
-            "-m",
+        build=lambda v: _cli(
             "core.pose.train_rotationnet",
-            "--out",
-            "{run_dir}/rotationnet.safetensors",
-            "--photos",
-            str(int(v["photos"])),
-            "--steps",
-            str(int(v["steps"])),
-        ],  # fmt: skip
+            out="{run_dir}/rotationnet.safetensors",
+            photos=int(v["photos"]),
+            steps=int(v["steps"]),
+        ),
     )
 )
 register_template(
@@ -205,20 +185,14 @@ register_template(
             Option("short", 100, "short-screw photos"),
             Option("epochs", 10, "training epochs"),
         ),
-        build=lambda v: [
-            "python",
-            "-m",
+        build=lambda v: _cli(
             "core.segment.train_verifier",
             "run",
-            "--out-dir",
-            "{run_dir}",
-            "--photos",
-            str(int(v["photos"])),
-            "--short",
-            str(int(v["short"])),
-            "--epochs",
-            str(int(v["epochs"])),
-        ],  # fmt: skip
+            out_dir="{run_dir}",
+            photos=int(v["photos"]),
+            short=int(v["short"]),
+            epochs=int(v["epochs"]),
+        ),
     )
 )
 register_template(

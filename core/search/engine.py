@@ -55,7 +55,7 @@ def most_screw_like(screws: list[Any]) -> Any:
 
 
 #: Extra GrabCut cuts of the chosen screw whose crops the classifiers also read (``LocateConfig.view_reaches``):
-#: the classifiers' answers move with small changes of the mask (between the cuts at reach 0 and 1, 40-50 of 492
+#: the classifiers' answers move with small changes of the mask (between the cuts at reach 0 and 1, 43-53 of 492
 #: validation screws changed their head or tip answer each way), and averaging over cuts steadies them. On the
 #: 500 validation photos (seeds 4,500,000 / 4,600,000, ``python -m bench.ranking_study collect ... --view-reaches
 #: 0 0.5 2``), SKU top-1 / top-5: reach-0 cut alone (session 7) 0.786 / 0.858, reach-1 cut alone 0.772 / 0.870,

@@ -73,9 +73,8 @@ class ScoringConfig:
     head_allowance: Sequence[float] | NDArray[np.floating] | None = None
 
     def __post_init__(self) -> None:
-        if (
-            self.head_allowance is not None
-        ):  # any sequence (e.g. load_head_allowance's array) -> a hashable tuple
+        if self.head_allowance is not None:
+            # any sequence (e.g. load_head_allowance's array) -> a hashable tuple
             object.__setattr__(self, "head_allowance", tuple(float(a) for a in self.head_allowance))
         if not 0.0 < self.floor < 1.0:
             raise InputError(f"floor must be in (0, 1), got {self.floor}", field="floor")

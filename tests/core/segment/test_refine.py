@@ -167,6 +167,7 @@ def test_segmenter_reports_the_scale_of_its_pass() -> None:
 
 def test_locator_cuts_extra_views_at_the_asked_reaches_with_the_main_pose() -> None:
     from core.pose.canonical import canonicalize
+    from core.pose.geometry import axis_from_mask
 
     img, truth, _ = _scene()
     shank = np.zeros(truth.shape, np.uint8)
@@ -179,8 +180,6 @@ def test_locator_cuts_extra_views_at_the_asked_reaches_with_the_main_pose() -> N
     # each view is its own GrabCut cut, turned head-up with the main mask's pose
     for view, reach in zip(res.views, (0.0, 2.0), strict=True):
         m = grabcut_refine(img, prob, blob, GrabCutConfig(reach=reach))
-        from core.pose.geometry import axis_from_mask
-
         axis = axis_from_mask(res.mask)
         want = canonicalize(img, m, axis.center, res.angle_deg, axis.length_px)
         assert np.array_equal(view.mask, want.mask)
