@@ -5,8 +5,9 @@ and 50 ``short`` photos from core.segment.data.HELDOUT_SEED streams (never used 
 selection), 512x384; the shipped segmenter runs at ``core.segment.predictor.DEFAULT_INFER_SIZE`` (512: the
 photo is not resized) with ``DEFAULT_THRESHOLD`` on 2 CPU threads. RotationNet figures appear when
 models/rotationnet/rotationnet.safetensors exists; the blob verifier (models/segmenter/verifier.safetensors)
-drops clutter blobs when it exists. The timing is one locate call (segment + pose + measure)
-on a 512x384 photo, median of the repeats.
+drops clutter blobs when it exists; the nominal length is taken off the overall one by the head classifier
+and the head-allowance table when both are shipped (core.locate.head). The timing is one locate call
+(segment + pose + measure) on a 512x384 photo, median of the repeats.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from bench.harness import register_figures, register_timing
 
 
-def _models() -> tuple[Any, Any, Any]:
+def _models() -> tuple[Any, Any, Any, Any]:
     import torch
 
     from core.checkpoints import build_from_checkpoint
@@ -37,18 +38,19 @@ def _models() -> tuple[Any, Any, Any]:
         from core.pose.rotationnet import create_rotationnet
 
         rn = build_from_checkpoint(rn_path, create_rotationnet).eval()
+    from core.locate.head import load_head_reader
     from core.segment.verify import load_verifier
 
-    return seg, rn, load_verifier()
+    return seg, rn, load_verifier(), load_head_reader()
 
 
 def _figures(n: int, n_short: int):
     def fn() -> dict[str, float | str]:
         from core.segment.evaluate import evaluate_heldout
 
-        seg, rn, ver = _models()
+        seg, rn, ver, heads = _models()
         out: dict[str, float | str] = {"photos": float(n), "short photos": float(n_short)}
-        out.update(evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver))
+        out.update(evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver, head_reader=heads))
         return out
 
     return fn
@@ -58,8 +60,8 @@ def _timing():
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
-    seg, rn, ver = _models()
-    loc = Locator(seg, rn, verifier=ver)
+    seg, rn, ver, heads = _models()
+    loc = Locator(seg, rn, verifier=ver, head_reader=heads)
     image = next(heldout_photos(1, "search", width=512, height=384)).image
     return lambda: loc.locate(image)
 

@@ -28,6 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-rotationnet", action="store_true")
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob the segmenter finds")
+    p.add_argument(
+        "--head-classifier",
+        default=None,
+        help="head classifier for the nominal length (default: the shipped one, with models/measure/head_allowance.json)",
+    )
+    p.add_argument(
+        "--no-head-classifier", action="store_true", help="read the head's height off the mask instead"
+    )
     a = p.parse_args(argv)
     try:
         import cv2
@@ -44,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
         loc = Locator.from_files(a.segmenter, None if a.no_rotationnet else a.rotationnet, cfg)
         loc.verifier = None if a.no_verifier else load_verifier(a.verifier)
+        from core.locate.head import load_head_reader
+
+        loc.head_reader = None if a.no_head_classifier else load_head_reader(a.head_classifier)
         path = write_result(a.out, image, loc.locate(image))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,10 @@ class ScrewResult:
     """One screw. Sizes in mm are None when unavailable; ``reasons`` then says why.
 
     ``length_px`` is the overall extent along the axis; ``length_mm`` is the NOMINAL length, as catalogs
-    give it: under the head (``length_px - head_px``) unless the head is ``countersunk``.
+    give it: under the head, except for countersunk heads. ``nominal_from`` says how the head was taken off:
+    ``"head classifier"`` (the locator's :class:`core.locate.head.HeadReader`: overall length minus the
+    expected head allowance, whose spread over the likely head types is in ``length_mm_std``) or ``"mask"``
+    (``length_px - head_px`` unless the mask's head narrows like a cone, ``countersunk``).
     ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower);
     ``verify_score`` the blob verifier's probability that the blob is a screw (None without a verifier).
     ``views``: the same screw cut from other GrabCut masks (``LocateConfig.view_reaches``), head-up with this
@@ -154,6 +158,7 @@ class ScrewResult:
     overall_length_mm_std: float | None = None
     verify_score: float | None = None
     views: list[CanonicalScrew] = field(default_factory=list)
+    nominal_from: str = "mask"
 
     def to_json(self) -> dict[str, Any]:
         keys = (
@@ -176,6 +181,7 @@ class ScrewResult:
             "overall_length_mm",
             "overall_length_mm_std",
             "verify_score",
+            "nominal_from",
         )
         out = {k: getattr(self, k) for k in keys}
         out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
@@ -237,7 +243,12 @@ def _polygon(mask: NDArray[np.bool_]) -> list[list[float]]:
 
 
 class Locator:
-    """The full pipeline around a :class:`Segmenter` and an optional RotationNet. Stateless per photo."""
+    """The full pipeline around a :class:`Segmenter` and an optional RotationNet. Stateless per photo.
+
+    ``verifier``: a blob verifier (:mod:`core.segment.verify`) that drops clutter blobs. ``head_reader``: a
+    :class:`core.locate.head.HeadReader` that takes the nominal length off the overall one by the head type
+    (without one, the head is read off the mask; see :class:`ScrewResult`).
+    """
 
     def __init__(
         self,
@@ -245,15 +256,19 @@ class Locator:
         rotationnet: Any | None = None,
         config: LocateConfig | None = None,
         verifier: Any | None = None,
+        head_reader: Any | None = None,
     ):
         self.segmenter = segmenter
         self.rotationnet = rotationnet
         self.config = config or LocateConfig()
         self.verifier = verifier
+        self.head_reader = head_reader
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
-        return Locator(self.segmenter, self.rotationnet, replace(self.config, **changes), self.verifier)
+        return Locator(
+            self.segmenter, self.rotationnet, replace(self.config, **changes), self.verifier, self.head_reader
+        )
 
     @classmethod
     def from_files(
@@ -266,11 +281,13 @@ class Locator:
         threshold: float = DEFAULT_THRESHOLD,
         refine_zoom: float = 1.0,
         verifier_path: str | Path | None = None,
+        head_reader: Any | None = None,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
 
         ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
         :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
+        ``head_reader``: see the class (:func:`core.locate.head.load_head_reader` loads the shipped one).
         """
         from core.segment.model import load_segmenter
 
@@ -296,6 +313,7 @@ class Locator:
             rn,
             config,
             ver,
+            head_reader,
         )
 
     def _screw(
@@ -334,6 +352,15 @@ class Locator:
         head = head_height_px(can.mask, can.head_rows)
         # Catalog lengths are nominal: under the head, except for countersunk heads.
         nominal_px = length_px if head.countersunk else max(length_px - head.height_px, 1.0)
+        nominal_from, head_sd_px = "mask", 0.0
+        if self.head_reader is not None:
+            from core.measure.head_allowance import nominal_from_overall
+
+            probs = self.head_reader.probs(can)
+            nominal_px, head_sd_px = nominal_from_overall(
+                length_px, diameter_px, probs, self.head_reader.allowance
+            )
+            nominal_px, nominal_from = max(nominal_px, 1.0), "head classifier"
         ppm, ppm_std = (scale.px_per_mm, scale.px_per_mm_std) if scale else (None, 0.0)
         size = measure_screw(nominal_px, diameter_px, ppm, ppm_std, mask_rel_std=self.config.size_rel_std)
         # The overall extent in mm too: the search scores it against each SKU's nominal length + head allowance.
@@ -343,6 +370,8 @@ class Locator:
         reasons: dict[str, str] = {}
         cut = touches_border(mask)
         length_mm, length_std = size.length_mm, size.length_mm_std
+        if ppm is not None and length_std is not None:
+            length_std = math.hypot(length_std, head_sd_px / ppm)
         overall_mm, overall_std = overall.length_mm, overall.length_mm_std
         if scale is None:
             reasons["length_mm"] = reasons["diameter_mm"] = "no coin found: no scale to convert pixels to mm"
@@ -372,6 +401,7 @@ class Locator:
             overall_length_mm_std=overall_std,
             verify_score=verify_score,
             views=views,
+            nominal_from=nominal_from,
         )
 
     def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:

@@ -28,13 +28,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.catalog.taxonomy import HEADS
-from core.errors import CheckpointError
+from core.errors import CheckpointError, InputError
 
 __all__ = [
     "fit_head_allowance",
     "load_head_allowance",
     "save_head_allowance",
     "expected_overall_mm",
+    "nominal_from_overall",
     "default_path",
 ]
 
@@ -121,6 +122,42 @@ def expected_overall_mm(
     return np.asarray(length_mm, np.float64) + np.asarray(allowance, np.float64)[head_idx] * np.asarray(
         diameter_mm, np.float64
     )
+
+
+def nominal_from_overall(
+    overall: float,
+    diameter: float,
+    head_probs: NDArray[np.floating],
+    allowance: NDArray[np.floating],
+) -> tuple[float, float]:
+    """The nominal length a measured overall length implies, given how likely each head type is.
+
+    ``nominal = overall - E[allowance] * diameter`` with the expectation over ``head_probs`` (a head
+    classifier's probabilities in taxonomy order), in the units of ``overall`` and ``diameter`` (px or mm).
+    Reading the head's height off the mask instead fails on countersunk-or-not (a third of the screws at
+    512x384 on validation); the classifier's doubt becomes an uncertainty instead.
+
+    Returns:
+        (nominal length, its std from the head types' spread: ``sd[allowance] * diameter``).
+
+    Raises:
+        InputError: ``head_probs`` and ``allowance`` differ in length, or the probabilities do not sum to a
+            positive number.
+    """
+    p = np.asarray(head_probs, np.float64).ravel()
+    a = np.asarray(allowance, np.float64).ravel()
+    if p.shape != a.shape:
+        raise InputError(
+            f"{p.size} head probabilities for {a.size} head allowances; use the head classifier of this taxonomy",
+            field="head_probs",
+        )
+    total = float(p.sum())
+    if not np.isfinite(total) or total <= 0 or np.any(p < 0):
+        raise InputError("head probabilities must be >= 0 with a positive sum", field="head_probs")
+    w = p / total
+    mean = float(w @ a)
+    sd = float(np.sqrt(max(float(w @ (a - mean) ** 2), 0.0)))
+    return float(overall) - mean * float(diameter), sd * float(diameter)
 
 
 def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]:

@@ -8,6 +8,7 @@ classifier is left out of the score (the answer says so) rather than guessed.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -147,7 +148,24 @@ class PipelineEngine:
             warnings.append(f"{key}: {why}")
         if loc.coin is None and loc.coin_reason:
             warnings.append(loc.coin_reason)
-        length = SizeMeasurement(screw.length_mm, screw.length_mm_std or 0.0)
+        length_mm, length_std = screw.length_mm, screw.length_mm_std
+        table = self.scoring.head_allowance
+        if (
+            table is not None
+            and "head" in probs
+            and screw.overall_length_mm is not None
+            and screw.diameter_mm
+        ):
+            # The nominal length the user sees: overall minus the head allowance the head classifier's
+            # probabilities expect (core.locate.head: validation error 0.069 -> 0.050 at 512 px vs the mask).
+            from core.measure.head_allowance import nominal_from_overall
+
+            nominal, head_sd = nominal_from_overall(
+                screw.overall_length_mm, screw.diameter_mm, probs["head"], np.asarray(table)
+            )
+            length_mm = max(nominal, 0.1)
+            length_std = math.hypot(screw.overall_length_mm_std or 0.0, head_sd)
+        length = SizeMeasurement(length_mm, length_std or 0.0)
         diameter = SizeMeasurement(screw.diameter_mm, screw.diameter_mm_std or 0.0)
         overall = SizeMeasurement(screw.overall_length_mm, screw.overall_length_mm_std or 0.0)
         matches = top_k(self.catalog, probs, k, length, diameter, self.scoring, overall)
@@ -175,8 +193,8 @@ class PipelineEngine:
                     if k != "tip_tall" and (k != "finish_wb" or gains is not None)
                 },
             },
-            length_mm=screw.length_mm,
-            length_sigma_mm=screw.length_mm_std,
+            length_mm=length_mm,
+            length_sigma_mm=length_std,
             diameter_mm=screw.diameter_mm,
             diameter_sigma_mm=screw.diameter_mm_std,
             overall_length_mm=screw.overall_length_mm,

@@ -52,11 +52,12 @@ def _locators(
     use_rn: bool,
     base: Any | None = None,
     verifier: Any | None = None,
+    head_reader: Any | None = None,
 ) -> dict[str, Any]:
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier)
+    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier, head_reader)
     return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
 
@@ -85,12 +86,14 @@ def evaluate_heldout(
     seed: int = HELDOUT_SEED,
     config: Any | None = None,
     verifier: Any | None = None,
+    head_reader: Any | None = None,
 ) -> dict[str, float]:
     """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
 
     ``config`` (a :class:`core.locate.LocateConfig`, default settings when None) sets the locator; its coin
     and RotationNet switch are set per photo / variant here. ``verifier``: the blob verifier the locator
-    drops clutter blobs with (:mod:`core.segment.verify`; None keeps every blob).
+    drops clutter blobs with (:mod:`core.segment.verify`; None keeps every blob). ``head_reader``: takes the
+    nominal length off the overall one by the head type (:mod:`core.locate.head`; None reads the mask).
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -100,7 +103,14 @@ def evaluate_heldout(
         ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
         and ``latency_ms_median`` of one locate call.
     """
-    locs = _locators(segmenter, rotationnet, use_rn=rotationnet is not None, base=config, verifier=verifier)
+    locs = _locators(
+        segmenter,
+        rotationnet,
+        use_rn=rotationnet is not None,
+        base=config,
+        verifier=verifier,
+        head_reader=head_reader,
+    )
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
     lerr: list[float] = []
@@ -240,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob")
+    p.add_argument(
+        "--head-classifier",
+        default=None,
+        help="head classifier for the nominal length (default: the shipped one with models/measure/head_allowance.json)",
+    )
+    p.add_argument(
+        "--no-head-classifier", action="store_true", help="read the head's height off the mask instead"
+    )
     p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -275,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
     )
-    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver)
+    from core.locate.head import load_head_reader
+
+    heads = None if a.no_head_classifier else load_head_reader(a.head_classifier)
+    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads)
     settings = {
         "split": a.split,
         "infer_size": a.infer_size,
@@ -285,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "refine_edges": not a.no_refine_edges,
         "verifier": None if ver is None else (a.verifier or "shipped"),
         "verify_min": a.verify_min,
+        "nominal_from": "mask" if heads is None else "head classifier",
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from core.errors import InputError, NoScrewFoundError
+from core.attributes.data import INPUT_SIZE
+from core.attributes.train import build_model
+from core.catalog.geometry import HEAD_GEOMETRY
+from core.catalog.taxonomy import HEADS, values_of
+from core.checkpoints import save_checkpoint
+from core.errors import CheckpointError, InputError, NoScrewFoundError
 from core.locate import LocateConfig, Locator, touches_border
+from core.locate.head import HeadReader, load_head_reader
 from core.locate.output import write_result
+from core.measure.head_allowance import save_head_allowance
 from core.segment.data import studio_masks
 from core.segment.predictor import Segmentation, check_image, clean_instances
 
@@ -225,3 +234,89 @@ def test_with_config_keeps_the_models_and_matching_screw_needs_the_iou():
     assert matching_screw([a, c], truth) is a  # type: ignore[list-item]
     assert matching_screw([a, c], truth, min_iou=0.6) is None  # type: ignore[list-item]
     assert matching_screw([], truth) is None
+
+
+# Nominal length from the head type (core.locate.head)
+
+
+def _tiny_head(path: Path) -> Path:
+    torch.manual_seed(0)
+    arch = {
+        "kind": "timm",
+        "attribute": "head",
+        "num_classes": len(values_of("head")),
+        "backbone": "lcnet_050",
+        "input_size": list(INPUT_SIZE["head"]),
+    }
+    return save_checkpoint(path, build_model(arch), arch=arch)
+
+
+def test_load_head_reader_defaults_paths_and_errors(tmp_path):
+    # Nothing shipped under this models folder: no reader (the locator reads the mask).
+    assert load_head_reader(models=tmp_path) is None
+    with pytest.raises(CheckpointError, match="head_allowance"):
+        load_head_reader(models=tmp_path, required=True)
+    head = _tiny_head(tmp_path / "attributes" / "head.safetensors")
+    with pytest.raises(CheckpointError, match="missing"):
+        load_head_reader(head, tmp_path / "nope.json")  # a path given must exist
+    table = np.linspace(0.0, 1.5, len(HEADS))
+    save_head_allowance(tmp_path / "measure" / "head_allowance.json", table, np.ones(len(HEADS), int), "test")
+    reader = load_head_reader(models=tmp_path)
+    assert reader is not None and reader.input_name == "head"
+    np.testing.assert_allclose(reader.allowance, table, atol=1e-4)
+
+
+class _SureReader(HeadReader):
+    """A head reader certain of one head type (what a perfect classifier would say)."""
+
+    def __init__(self, head: str, allowance: np.ndarray):
+        self.allowance, self.head = allowance, head
+        self.calls = 0
+
+    def probs(self, canonical):
+        self.calls += 1
+        p = np.zeros(len(HEADS))
+        p[HEADS.index(self.head)] = 1.0
+        return p
+
+
+def test_locator_takes_the_expected_allowance_off_the_overall_length():
+    photo = _photos(_long_uncut, n=1, width=512, height=384)[0]
+    screw, coin = studio_masks(photo)
+    cfg = LocateConfig(coin=photo.meta["coin"]["type"])
+    plain = Locator(_TruthSegmenter(screw, coin), config=cfg).locate(photo.image).screws[0]
+    assert plain.nominal_from == "mask"
+    # The catalog's own head height as the allowance: what the head type says the head adds to the length.
+    g = HEAD_GEOMETRY[photo.sku.head]
+    allowance = np.array([0.0 if HEAD_GEOMETRY[h].countersunk else HEAD_GEOMETRY[h].height for h in HEADS])
+    reader = _SureReader(photo.sku.head, allowance)
+    s = Locator(_TruthSegmenter(screw, coin), config=cfg, head_reader=reader).locate(photo.image).screws[0]
+    assert reader.calls == 1 and s.nominal_from == "head classifier"
+    assert s.to_json()["nominal_from"] == "head classifier"
+    expected_px = s.length_px - (0.0 if g.countersunk else g.height) * s.diameter_px
+    assert s.length_mm == pytest.approx(expected_px / (s.length_px / s.overall_length_mm), rel=1e-6)
+    assert abs(s.length_mm - photo.meta["length_mm"]) / photo.meta["length_mm"] < 0.1
+    # A sure classifier adds no spread: the std is the mask's and the coin's, as before.
+    assert s.length_mm_std == pytest.approx(plain.length_mm_std * s.length_mm / plain.length_mm, rel=0.05)
+    # with_config keeps the reader
+    assert (
+        Locator(_TruthSegmenter(screw, coin), head_reader=reader).with_config(coin="euro_2").head_reader
+        is reader
+    )
+
+
+def test_head_reader_runs_a_real_checkpoint_on_a_canonical_screw(tmp_path):
+    head = _tiny_head(tmp_path / "head.safetensors")
+    table = np.full(len(HEADS), 0.7)
+    save_head_allowance(tmp_path / "a.json", table, np.ones(len(HEADS), int), "test")
+    reader = load_head_reader(head, tmp_path / "a.json")
+    assert reader is not None
+    photo = _photos(_long_uncut, n=1, width=256, height=192)[0]
+    screw, coin = studio_masks(photo)
+    s = Locator(_TruthSegmenter(screw, coin), head_reader=reader).locate(photo.image).screws[0]
+    p = reader.probs(s.canonical)
+    assert p.shape == (len(HEADS),) and p.sum() == pytest.approx(1.0)
+    # every head type has the same allowance here, so the nominal length is overall - 0.7 d exactly
+    assert s.length_px - s.length_mm * (s.length_px / s.overall_length_mm) == pytest.approx(
+        0.7 * s.diameter_px, rel=1e-6
+    )

@@ -61,3 +61,21 @@ def test_expected_overall_is_nominal_plus_allowance_times_diameter():
     a[1] = 0.5
     out = expected_overall_mm(np.array([20.0, 20.0]), np.array([4.0, 6.0]), np.array([0, 1]), a)
     assert out.tolist() == [20.0, 23.0]
+
+
+def test_nominal_from_overall_weighs_the_head_types_allowances():
+    from core.errors import InputError
+    from core.measure.head_allowance import nominal_from_overall
+
+    allowance = np.array([0.0, 1.0, 3.0])
+    # Sure of head 1: overall 100 px minus 1 diameter (10 px), no spread.
+    assert nominal_from_overall(100.0, 10.0, np.array([0.0, 1.0, 0.0]), allowance) == (90.0, 0.0)
+    # Half countersunk (0 d), half 1 d: mean 0.5 d, sd 0.5 d; unnormalised probabilities are normalised.
+    nominal, sd = nominal_from_overall(100.0, 10.0, np.array([2.0, 2.0, 0.0]), allowance)
+    assert nominal == pytest.approx(95.0) and sd == pytest.approx(5.0)
+    with pytest.raises(InputError, match="3 head allowances"):
+        nominal_from_overall(100.0, 10.0, np.ones(4), allowance)
+    with pytest.raises(InputError, match=">= 0"):
+        nominal_from_overall(100.0, 10.0, np.array([1.0, -0.5, 0.5]), allowance)
+    with pytest.raises(InputError, match="positive sum"):
+        nominal_from_overall(100.0, 10.0, np.zeros(3), allowance)

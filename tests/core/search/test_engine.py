@@ -269,3 +269,26 @@ def test_a_screw_the_verifier_doubts_is_answered_with_a_warning(scene):
         res = eng.search(photo.image, coin=coin_type, k=3)
         assert len(res.matches) == 3  # the only blob is kept and ranked either way
         assert any("verifier doubts" in w for w in res.warnings) == warned
+
+
+def test_nominal_length_comes_off_the_overall_by_the_head_probabilities(scene):
+    from core.search.scoring import ScoringConfig
+
+    arrays, photo, screw, coin = scene
+    base = _engine(arrays, screw, coin)
+    n_heads = len(ATTRIBUTES["head"])
+    coin_type = photo.meta["coin"]["type"]
+    # One allowance for every head type: nominal = overall - 0.5 d, whatever the classifier says.
+    flat = PipelineEngine(
+        base.locator, base.classifiers, arrays, ScoringConfig(head_allowance=[0.5] * n_heads)
+    )
+    res = flat.search(photo.image, coin=coin_type, k=3)
+    assert res.overall_length_mm is not None and res.diameter_mm is not None
+    assert res.length_mm == pytest.approx(res.overall_length_mm - 0.5 * res.diameter_mm)
+    assert res.length_sigma_mm == pytest.approx(res.overall_length_sigma_mm)
+    # Heads disagreeing (0 or 1 d) and an untrained classifier: between the two, with their spread in the sigma.
+    split = [0.0, 1.0] * (n_heads // 2)
+    eng = PipelineEngine(base.locator, base.classifiers, arrays, ScoringConfig(head_allowance=split))
+    res2 = eng.search(photo.image, coin=coin_type, k=3)
+    assert res2.overall_length_mm - res2.diameter_mm < res2.length_mm < res2.overall_length_mm
+    assert res2.length_sigma_mm > res2.overall_length_sigma_mm
