@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--rotationnet", default=None, help="with --segmenter: RotationNet for short screws")
     c.add_argument(
+        "--grabcut-reach",
+        type=float,
+        default=None,
+        help="with --segmenter: GrabCut's reach in blob widths (default: the locator's; 0 = the search's second "
+        "cut, core.search.engine.SEARCH_VIEW_REACHES)",
+    )
+    c.add_argument(
         "--mode",
         choices=("train", "search"),
         default="train",
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             segmenter=args.segmenter,
             rotationnet=args.rotationnet,
             mode=args.mode,
+            grabcut_reach=args.grabcut_reach,
         )
         path = save_crop_arrays(args.out, arrays)
         print(f"wrote {len(arrays['y_head'])} screws to {path}")

@@ -23,7 +23,7 @@ engine from predicted masks. The whole-photo and box views of the ablation are i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.attributes.colour import apply_gains, coin_gains
-from core.errors import DatasetError, NoScrewFoundError
+from core.errors import ConfigError, DatasetError, NoScrewFoundError
 
 if TYPE_CHECKING:
     from core.pose.canonical import CanonicalScrew
@@ -343,6 +343,7 @@ def build_crop_arrays(
     segmenter: str | Path | None = None,
     rotationnet: str | Path | None = None,
     mode: str = "train",
+    grabcut_reach: float | None = None,
 ) -> dict[str, NDArray]:
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
 
@@ -352,7 +353,8 @@ def build_crop_arrays(
     With ``segmenter`` (a checkpoint), crops are cut the way the search engine cuts them — from that
     segmenter's mask of the screw (second pass at ``SEARCH_REFINE_ZOOM``, like the engine) and the pipeline's
     head direction (``rotationnet`` when given) — instead of from the exact mask and the renderer's angle;
-    screws the segmenter misses are skipped.
+    screws the segmenter misses are skipped. ``grabcut_reach`` sets that locator's GrabCut reach
+    (:class:`core.segment.refine.GrabCutConfig`; e.g. 0 cuts the second view the search engine reads).
 
     Returns:
         ``{"head": (N, 48, 48, 3) uint8, ..., "photo": (N, 96, 128, 3), "box": (N, 96, 96, 3),
@@ -370,6 +372,10 @@ def build_crop_arrays(
         from core.segment.predictor import SEARCH_REFINE_ZOOM
 
         locator = Locator.from_files(segmenter, rotationnet, threads=1, refine_zoom=SEARCH_REFINE_ZOOM)
+        if grabcut_reach is not None:
+            locator = locator.with_config(grabcut=replace(locator.config.grabcut, reach=grabcut_reach))
+    elif grabcut_reach is not None:
+        raise ConfigError("grabcut_reach needs a segmenter (exact masks are not cut)", field="grabcut_reach")
     it = _studio_samples(n, seed, width, height, locator, mode)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
         for k, v in crops.items():

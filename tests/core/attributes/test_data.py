@@ -114,6 +114,14 @@ def test_crops_from_a_segmenter_and_merge(tmp_path):
         pred = build_crop_arrays(6, seed=5, progress=False, segmenter=shipped)
         assert 1 <= len(pred["y_head"]) <= 6
         assert all(pred[k].shape[1:] == exact[k].shape[1:] for k in INPUT_SIZE)
+        # the search's second cut (GrabCut without reach): same screws, other outlines
+        cut0 = build_crop_arrays(6, seed=5, progress=False, segmenter=shipped, grabcut_reach=0.0)
+        assert (cut0["y_head"] == pred["y_head"]).all() and cut0["head"].shape == pred["head"].shape
+        assert (cut0["head"] != pred["head"]).any()
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs a segmenter"):
+        build_crop_arrays(1, seed=5, progress=False, grabcut_reach=0.0)
     a = save_crop_arrays(tmp_path / "a.npz", exact)
     b = save_crop_arrays(tmp_path / "b.npz", {k: v[:2] for k, v in exact.items()})
     merged = merge_crop_arrays([a, b])
