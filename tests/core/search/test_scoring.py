@@ -65,11 +65,32 @@ def test_floor_prevents_minus_infinity_and_ties_are_broken_by_other_evidence():
 
 def test_size_likelihood_prefers_the_measured_length():
     probs = {k: _uniform(k) for k in ATTRIBUTES}
-    s = score_catalog(_cat(), probs, length=SizeMeasurement(39.0, 0.5), config=ScoringConfig(rel_sigma=0.05))
+    gauss = ScoringConfig(rel_sigma=0.05, outlier_share=0.0)
+    s = score_catalog(_cat(), probs, length=SizeMeasurement(39.0, 0.5), config=gauss)
     assert s[2] > s[0]
     var = 0.5**2 + (0.05 * 40.0) ** 2
     base = sum(math.log(1.0 / len(v)) for v in ATTRIBUTES.values())
     assert s[2] == pytest.approx(base - 0.5 * ((39.0 - 40.0) ** 2 / var + math.log(var)))
+    # The default size density is a contaminated Gaussian: (1 - e) N(sigma) + e N(k sigma), up to a constant.
+    cfg = ScoringConfig(rel_sigma=0.05, outlier_share=0.2, outlier_scale=3.0)
+    s = score_catalog(_cat(), probs, length=SizeMeasurement(39.0, 0.5), config=cfg)
+
+    def mix(x: float, nominal: float) -> float:
+        v = 0.5**2 + (0.05 * nominal) ** 2
+        d2 = (x - nominal) ** 2
+        return math.log(
+            0.8 * math.exp(-0.5 * d2 / v) / math.sqrt(v)
+            + 0.2 * math.exp(-0.5 * d2 / (9 * v)) / (3 * math.sqrt(v))
+        )
+
+    assert s[2] - s[0] == pytest.approx(mix(39.0, 40.0) - mix(39.0, 20.0), rel=1e-5)
+    # Far off (a bad mask): the wide part keeps the cost finite and much smaller than one Gaussian's.
+    far = score_catalog(_cat(), probs, length=SizeMeasurement(80.0, 0.5), config=cfg)
+    far_g = score_catalog(_cat(), probs, length=SizeMeasurement(80.0, 0.5), config=gauss)
+    assert np.all(np.isfinite(far)) and far[2] - far[0] == pytest.approx(
+        mix(80.0, 40.0) - mix(80.0, 20.0), rel=1e-4
+    )
+    assert base - far[0] < 0.3 * (base - far_g[0])
     # An unavailable measurement (no coin) adds nothing.
     s0 = score_catalog(_cat(), probs, length=SizeMeasurement(None))
     assert np.allclose(s0, base)
@@ -105,6 +126,10 @@ def test_bad_k_and_config():
         top_k(_cat(), {}, k=0)
     with pytest.raises(InputError):
         ScoringConfig(floor=0.0)
+    with pytest.raises(InputError, match="outlier_share"):
+        ScoringConfig(outlier_share=1.0)
+    with pytest.raises(InputError, match="outlier_scale"):
+        ScoringConfig(outlier_scale=0.5)
 
 
 def test_vectorised_over_a_large_catalog_is_fast():
@@ -137,7 +162,7 @@ def test_overall_length_is_scored_against_nominal_plus_head_allowance():
     probs = {k: _uniform(k) for k in ATTRIBUTES}
     allowance = [0.0] * len(ATTRIBUTES["head"])
     allowance[1] = 1.0  # head 1 (SKU B) adds one diameter (4 mm) to the 20 mm nominal length
-    cfg = ScoringConfig(head_allowance=tuple(allowance), rel_sigma=0.02)
+    cfg = ScoringConfig(head_allowance=tuple(allowance), rel_sigma=0.02, outlier_share=0.0)
     s = score_catalog(_cat(), probs, config=cfg, overall=SizeMeasurement(24.0, 0.2))
     assert s[1] > s[0]
     var = 0.2**2 + (0.02 * 24.0) ** 2
