@@ -93,4 +93,10 @@ def load_head_reader(
     if allowance is None:  # pragma: no cover - checked above
         raise CheckpointError("no head-allowance table", path=table)
     info: dict[str, Any] = arch or {}
+    if int(info.get("num_classes", allowance.size)) != allowance.size:
+        raise CheckpointError(
+            f"{head} classifies {info.get('num_classes')} heads, {table} has {allowance.size}; "
+            "use a head classifier and an allowance table of one taxonomy",
+            path=head,
+        )
     return HeadReader(model, allowance, str(info.get("input") or "head"))

@@ -263,6 +263,12 @@ def test_load_head_reader_defaults_paths_and_errors(tmp_path):
     save_head_allowance(tmp_path / "measure" / "head_allowance.json", table, np.ones(len(HEADS), int), "test")
     reader = load_head_reader(models=tmp_path)
     assert reader is not None and reader.input_name == "head"
+    # a classifier of another taxonomy (here: the tip classes) is refused when loaded, not at the first photo
+    torch.manual_seed(0)
+    arch = {"kind": "timm", "num_classes": 12, "backbone": "lcnet_050", "input_size": list(INPUT_SIZE["tip"])}
+    other = save_checkpoint(tmp_path / "tip.safetensors", build_model(arch), arch=arch)
+    with pytest.raises(CheckpointError, match="one taxonomy"):
+        load_head_reader(other, models=tmp_path)
     np.testing.assert_allclose(reader.allowance, table, atol=1e-4)
 
 
