@@ -14,6 +14,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.locate.head import add_head_reader_args, head_reader_from_args
     from core.measure import COIN_DIAMETERS_MM, DEFAULT_COIN
     from core.paths import models_dir
 
@@ -28,14 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-rotationnet", action="store_true")
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob the segmenter finds")
-    p.add_argument(
-        "--head-classifier",
-        default=None,
-        help="head classifier for the nominal length (default: the shipped one, with models/measure/head_allowance.json)",
-    )
-    p.add_argument(
-        "--no-head-classifier", action="store_true", help="read the head's height off the mask instead"
-    )
+    add_head_reader_args(p)
     a = p.parse_args(argv)
     try:
         import cv2
@@ -52,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
         loc = Locator.from_files(a.segmenter, None if a.no_rotationnet else a.rotationnet, cfg)
         loc.verifier = None if a.no_verifier else load_verifier(a.verifier)
-        from core.locate.head import load_head_reader
-
-        loc.head_reader = None if a.no_head_classifier else load_head_reader(a.head_classifier)
+        loc.head_reader = head_reader_from_args(a)
         path = write_result(a.out, image, loc.locate(image))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)

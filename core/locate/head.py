@@ -17,6 +17,7 @@ allowances are close.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from numpy.typing import NDArray
 from core.errors import CheckpointError
 from core.pose.canonical import CanonicalScrew
 
-__all__ = ["HeadReader", "load_head_reader"]
+__all__ = ["HeadReader", "load_head_reader", "add_head_reader_args", "head_reader_from_args"]
 
 
 class HeadReader:
@@ -100,3 +101,20 @@ def load_head_reader(
             path=head,
         )
     return HeadReader(model, allowance, str(info.get("input") or "head"))
+
+
+def add_head_reader_args(parser: argparse.ArgumentParser) -> None:
+    """``--head-classifier FILE`` / ``--no-head-classifier`` for the commands that measure screws."""
+    parser.add_argument(
+        "--head-classifier",
+        default=None,
+        help="head classifier for the nominal length (default: the shipped one, with models/measure/head_allowance.json)",
+    )
+    parser.add_argument(
+        "--no-head-classifier", action="store_true", help="read the head's height off the mask instead"
+    )
+
+
+def head_reader_from_args(args: argparse.Namespace) -> HeadReader | None:
+    """The head reader :func:`add_head_reader_args`' flags ask for (None with ``--no-head-classifier``)."""
+    return None if args.no_head_classifier else load_head_reader(args.head_classifier)

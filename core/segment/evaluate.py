@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.checkpoints import build_from_checkpoint
+    from core.locate.head import add_head_reader_args, head_reader_from_args
     from core.locate.pipeline import LocateConfig
     from core.paths import models_dir
     from core.segment.model import load_segmenter
@@ -250,14 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob")
-    p.add_argument(
-        "--head-classifier",
-        default=None,
-        help="head classifier for the nominal length (default: the shipped one with models/measure/head_allowance.json)",
-    )
-    p.add_argument(
-        "--no-head-classifier", action="store_true", help="read the head's height off the mask instead"
-    )
+    add_head_reader_args(p)
     p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -293,9 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
     )
-    from core.locate.head import load_head_reader
-
-    heads = None if a.no_head_classifier else load_head_reader(a.head_classifier)
+    heads = head_reader_from_args(a)
     out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads)
     settings = {
         "split": a.split,

@@ -326,3 +326,28 @@ def test_head_reader_runs_a_real_checkpoint_on_a_canonical_screw(tmp_path):
     assert s.length_px - s.length_mm * (s.length_px / s.overall_length_mm) == pytest.approx(
         0.7 * s.diameter_px, rel=1e-6
     )
+
+
+def test_locate_cli_reports_how_the_nominal_length_was_taken(tmp_path, capsys):
+    import cv2
+
+    from core.locate.__main__ import main
+
+    photo = _photos(_long_uncut, n=1, width=512, height=384)[0]
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), cv2.cvtColor(photo.image, cv2.COLOR_RGB2BGR))
+    coin = photo.meta["coin"]["type"]
+    assert main([str(path), "--out", str(tmp_path / "a"), "--coin", coin]) == 0
+    assert main([str(path), "--out", str(tmp_path / "b"), "--coin", coin, "--no-head-classifier"]) == 0
+    a = json.loads((tmp_path / "a" / "result.json").read_text())
+    b = json.loads((tmp_path / "b" / "result.json").read_text())
+    assert {s["nominal_from"] for s in a["screws"]} == {"head classifier"}
+    assert {s["nominal_from"] for s in b["screws"]} == {"mask"}
+    # a head classifier path that does not exist is a user error with the file named, exit code 2
+    assert (
+        main(
+            [str(path), "--out", str(tmp_path / "c"), "--head-classifier", str(tmp_path / "nope.safetensors")]
+        )
+        == 2
+    )
+    assert "nope.safetensors" in capsys.readouterr().err
