@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from core.locate.pipeline import (
-    LocateConfig,
-    LocateResult,
-    Locator,
-    ScrewResult,
-    matching_screw,
-    touches_border,
-)
+from core.locate.pipeline import Locator
+from core.locate.types import LocateConfig, LocateResult, ScrewResult, matching_screw, touches_border
 
 __all__ = ["LocateConfig", "LocateResult", "Locator", "ScrewResult", "matching_screw", "touches_border"]

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.locate.pipeline import LocateResult
+from core.locate.types import LocateResult
 from core.pose.geometry import direction
 
 __all__ = ["draw_overlay", "write_result"]

@@ -128,7 +128,7 @@ def nominal_from_overall(
     overall: float,
     diameter: float,
     head_probs: NDArray[np.floating],
-    allowance: NDArray[np.floating],
+    allowance: Sequence[float] | NDArray[np.floating],
 ) -> tuple[float, float]:
     """The nominal length a measured overall length implies, given how likely each head type is.
 

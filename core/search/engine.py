@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from core.catalog.coins import COINS
 from core.catalog.taxonomy import ATTRIBUTE_NAMES, values_of
 from core.errors import CheckpointError, InputError, NoScrewFoundError
+from core.measure.head_allowance import nominal_from_overall
 from core.search.result import SearchResult
 from core.search.scoring import ScoringConfig, SizeMeasurement, top_k
 
@@ -158,10 +159,8 @@ class PipelineEngine:
         ):
             # The nominal length the user sees: overall minus the head allowance the head classifier's
             # probabilities expect (core.locate.head: validation error 0.069 -> 0.050 at 512 px vs the mask).
-            from core.measure.head_allowance import nominal_from_overall
-
             nominal, head_sd = nominal_from_overall(
-                screw.overall_length_mm, screw.diameter_mm, probs["head"], np.asarray(table)
+                screw.overall_length_mm, screw.diameter_mm, probs["head"], table
             )
             length_mm = max(nominal, 0.1)
             length_std = math.hypot(screw.overall_length_mm_std or 0.0, head_sd)

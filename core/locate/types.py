@@ -1,0 +1,216 @@
+"""Settings and results of the locate pipeline (:class:`core.locate.pipeline.Locator`), and two mask helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.errors import ConfigError
+from core.measure import DEFAULT_COIN, CoinScale
+from core.pose.canonical import CanonicalScrew
+from core.segment.predictor import Segmentation
+from core.segment.refine import GrabCutConfig
+
+__all__ = ["LocateConfig", "ScrewResult", "LocateResult", "touches_border", "matching_screw"]
+
+
+@dataclass(frozen=True)
+class LocateConfig:
+    """Pipeline settings.
+
+    Attributes:
+        coin: reference coin (a key of core.measure.COIN_DIAMETERS_MM).
+        square_aspect: below this long/short ratio of the screw's rectangle, RotationNet decides the angle.
+        use_rotationnet: set False to always use the rectangle + half areas.
+        rotationnet_direction: on elongated screws too (aspect >= ``square_aspect``), RotationNet decides which
+            end of the rectangle's axis is the head, instead of the half areas. Chosen on validation photos
+            with the shipped segmenter's masks (long screws: head side 0.898 -> 0.916; with exact masks both
+            0.981).
+        coin_disc: redraw each coin mask as its fitted ellipse when the fit is good (smooth edge, better
+            scale); the segmentation in the result then holds the redrawn masks.
+        coin_robust: when a coin blob's whole outline is no ellipse, fit one through the part of it that is
+            (:func:`core.measure.coin.fit_ellipse_robust`: a coin with its shadow attached). Validation (200
+            photos of seed 500,011, 512x384): coin IoU 0.909 -> 0.946; search SKU top-1 / top-5 on 500
+            validation photos 0.780 / 0.854 -> 0.788 / 0.858.
+        max_coins: keep at most this many coin blobs (0 = all; 1 = the reference coin only, chosen on the
+            validation photos: other round things called "coin" go), the most coin-like first: blobs an ellipse
+            fits before the others, then by mean coin probability. The first one gives the scale.
+        size_rel_std: relative std added to the measured length and diameter for the mask's own error. 0.12 is
+            the spread of the shipped segmenter's length errors on validation photos (median |error| 8 %,
+            10-90 %: -22 %..+26 %; quantisation and the coin's scale alone give ~0.4 %). The search ranking
+            reads it as the size's tolerance (validation SKU top-1 / top-5 0.317 / 0.420 -> 0.410 / 0.530).
+            Set 0 for exact masks.
+        overall_rel_std: the same for the OVERALL length (head to tip), which needs no head height read off the
+            mask: on 480 validation photos (seeds 4,500,000 / 4,600,000) its log error against nominal + head
+            allowance (:mod:`core.measure.head_allowance`) has a robust std of 0.055, the nominal length's 0.103.
+            Search ranking there, top-1 / top-5: 0.706 / 0.814 with 0.12, 0.724 / 0.820 with 0.06.
+        refine_edges: move each screw mask's outline onto the photo's edges with GrabCut seeded by the
+            segmenter's probabilities (:func:`core.segment.refine.grabcut_refine`, ~50-100 ms a screw at
+            960x720). Chosen on validation crops: head accuracy 0.559 -> 0.671, tip 0.527 -> 0.660 on the
+            pipeline's own crops. Set False for exact (oracle) masks.
+        grabcut: the refinement's settings.
+        verify_min: with a blob verifier (:mod:`core.segment.verify`), screw blobs it gives a lower probability
+            of being a screw are dropped (clutter: dowels, pens, nuts).
+        verify_keep_best: when the verifier drops every blob, keep the one it likes best anyway (a screw the
+            verifier doubts is more use to a user than "no screw found"; False answers NoScrewFoundError).
+        view_reaches: with ``refine_edges``, each screw is also cut with GrabCut at these ``reach`` values
+            (:class:`core.segment.refine.GrabCutConfig`) and turned head-up the same way: extra canonical views
+            in ``ScrewResult.views`` (the search averages its classifiers over them; the sizes, pose and
+            polygon come from the main mask). Empty = none (the default: measurement alone needs none).
+    """
+
+    coin: str = DEFAULT_COIN
+    square_aspect: float = 1.3
+    use_rotationnet: bool = True
+    rotationnet_direction: bool = True
+    coin_disc: bool = True
+    coin_robust: bool = True
+    max_coins: int = 1
+    size_rel_std: float = 0.12
+    overall_rel_std: float = 0.06
+    refine_edges: bool = True
+    grabcut: GrabCutConfig = field(default_factory=GrabCutConfig)
+    verify_min: float = 0.5
+    verify_keep_best: bool = True
+    view_reaches: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(r < 0 for r in self.view_reaches):
+            raise ConfigError(
+                f"view_reaches are GrabCut reaches in blob widths (>= 0), got {self.view_reaches}",
+                field="view_reaches",
+            )
+        for name in ("size_rel_std", "overall_rel_std"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0:
+                raise ConfigError(f"{name} is a relative std in [0, 1), got {v}", field=name)
+        if self.max_coins < 0:
+            raise ConfigError(
+                f"max_coins must be >= 0 (0 = keep all), got {self.max_coins}", field="max_coins"
+            )
+        if not 0.0 <= self.verify_min <= 1.0:
+            raise ConfigError(
+                f"verify_min is a probability in [0, 1], got {self.verify_min}", field="verify_min"
+            )
+        if self.square_aspect < 1.0:
+            raise ConfigError(
+                f"square_aspect is a long/short ratio and must be >= 1, got {self.square_aspect}",
+                field="square_aspect",
+            )
+
+
+@dataclass
+class ScrewResult:
+    """One screw. Sizes in mm are None when unavailable; ``reasons`` then says why.
+
+    ``length_px`` is the overall extent along the axis; ``length_mm`` is the NOMINAL length, as catalogs
+    give it: under the head, except for countersunk heads. ``nominal_from`` says how the head was taken off:
+    ``"head classifier"`` (the locator's :class:`core.locate.head.HeadReader`: overall length minus the
+    expected head allowance, whose spread over the likely head types is in ``length_mm_std``) or ``"mask"``
+    (``length_px - head_px`` unless the mask's head narrows like a cone, ``countersunk``).
+    ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower);
+    ``verify_score`` the blob verifier's probability that the blob is a screw (None without a verifier).
+    ``views``: the same screw cut from other GrabCut masks (``LocateConfig.view_reaches``), head-up with this
+    screw's pose; empty unless asked for.
+    """
+
+    polygon: list[list[float]]
+    center: tuple[float, float]
+    angle_deg: float
+    angle_method: str
+    head_confidence: float
+    length_px: float
+    diameter_px: float
+    length_mm: float | None
+    length_mm_std: float | None
+    diameter_mm: float | None
+    diameter_mm_std: float | None
+    cut_by_border: bool
+    mask: NDArray[np.bool_]
+    canonical: CanonicalScrew
+    reasons: dict[str, str] = field(default_factory=dict)
+    head_px: float = 0.0
+    countersunk: bool = False
+    mask_confidence: float = 1.0
+    overall_length_mm: float | None = None
+    overall_length_mm_std: float | None = None
+    verify_score: float | None = None
+    views: list[CanonicalScrew] = field(default_factory=list)
+    nominal_from: str = "mask"
+
+    def to_json(self) -> dict[str, Any]:
+        keys = (
+            "polygon",
+            "center",
+            "angle_deg",
+            "angle_method",
+            "head_confidence",
+            "length_px",
+            "diameter_px",
+            "length_mm",
+            "length_mm_std",
+            "diameter_mm",
+            "diameter_mm_std",
+            "cut_by_border",
+            "reasons",
+            "head_px",
+            "countersunk",
+            "mask_confidence",
+            "overall_length_mm",
+            "overall_length_mm_std",
+            "verify_score",
+            "nominal_from",
+        )
+        out = {k: getattr(self, k) for k in keys}
+        out["head_side"] = "head is at angle_deg (tip->head direction, clockwise from image-up)"
+        return out
+
+
+@dataclass
+class LocateResult:
+    """All screws (largest first), the coin scale or the reason it is unavailable, and the segmentation."""
+
+    screws: list[ScrewResult]
+    coin: CoinScale | None
+    coin_reason: str | None
+    segmentation: Segmentation
+
+    def to_json(self) -> dict[str, Any]:
+        coin: dict[str, Any] | None = None
+        if self.coin is not None:
+            c = self.coin
+            coin = {
+                "center": [c.circle.cx, c.circle.cy],
+                "radius": c.circle.r,
+                "px_per_mm": c.px_per_mm,
+                "px_per_mm_std": c.px_per_mm_std,
+                "coin": c.coin,
+                "diameter_mm": c.diameter_mm,
+            }
+        return {
+            "coordinates": "XY pixels of the input photo; angles clockwise from image-up, tip->head",
+            "screws": [s.to_json() for s in self.screws],
+            "coin": coin,
+            "coin_reason": self.coin_reason,
+        }
+
+
+def matching_screw(
+    screws: list[ScrewResult], truth: NDArray[np.bool_], min_iou: float = 0.5
+) -> ScrewResult | None:
+    """The found screw whose mask overlaps a true mask best, if that IoU is at least ``min_iou`` (else None):
+    how training and calibration code pairs the pipeline's screw with the studio's."""
+    best, best_iou = None, min_iou
+    for s in screws:
+        iou = float((s.mask & truth).sum()) / max(float((s.mask | truth).sum()), 1.0)
+        if iou >= best_iou:
+            best, best_iou = s, iou
+    return best
+
+
+def touches_border(mask: NDArray[np.bool_]) -> bool:
+    """True when the mask reaches the outermost row or column of the photo."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
