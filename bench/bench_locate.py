@@ -39,18 +39,21 @@ def _models() -> tuple[Any, Any, Any, Any]:
 
         rn = build_from_checkpoint(rn_path, create_rotationnet).eval()
     from core.locate.head import load_head_reader
+    from core.segment.edgenet import load_edgenet
     from core.segment.verify import load_verifier
 
-    return seg, rn, load_verifier(), load_head_reader()
+    return seg, rn, load_verifier(), load_head_reader(), load_edgenet()
 
 
 def _figures(n: int, n_short: int):
     def fn() -> dict[str, float | str]:
         from core.segment.evaluate import evaluate_heldout
 
-        seg, rn, ver, heads = _models()
+        seg, rn, ver, heads, edge = _models()
         out: dict[str, float | str] = {"photos": float(n), "short photos": float(n_short)}
-        out.update(evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver, head_reader=heads))
+        out.update(
+            evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver, head_reader=heads, edgenet=edge)
+        )
         return out
 
     return fn
@@ -60,8 +63,8 @@ def _timing():
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
-    seg, rn, ver, heads = _models()
-    loc = Locator(seg, rn, verifier=ver, head_reader=heads)
+    seg, rn, ver, heads, edge = _models()
+    loc = Locator(seg, rn, verifier=ver, head_reader=heads, edgenet=edge)
     image = next(heldout_photos(1, "search", width=512, height=384)).image
     return lambda: loc.locate(image)
 

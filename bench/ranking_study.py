@@ -98,7 +98,9 @@ def collect(
         view_names = [f"gc_v{r:g}" for r in cfg.view_reaches]
         try:
             seg = base.segmenter.predict(img)
-            res = Locator(_Cached(seg), base.rotationnet, cfg, base.verifier).locate(img)
+            res = Locator(_Cached(seg), base.rotationnet, cfg, base.verifier, edgenet=base.edgenet).locate(
+                img
+            )
             raw = Locator(_Cached(seg), base.rotationnet, replace(cfg, refine_edges=False)).locate(img)
         except FvwError:
             rec["found"].append(False)

@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-rotationnet", action="store_true")
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob the segmenter finds")
+    p.add_argument(
+        "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
+    )
+    p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
     add_head_reader_args(p)
     a = p.parse_args(argv)
     try:
@@ -42,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ImageReadError("cannot read this file as an image; use a JPEG or PNG photo", path=a.photo)
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         cfg = LocateConfig(coin=a.coin, use_rotationnet=not a.no_rotationnet)
+        from core.segment.edgenet import load_edgenet
         from core.segment.verify import load_verifier
 
         loc = Locator.from_files(a.segmenter, None if a.no_rotationnet else a.rotationnet, cfg)
         loc.verifier = None if a.no_verifier else load_verifier(a.verifier)
         loc.head_reader = head_reader_from_args(a)
+        loc.edgenet = None if a.no_edgenet else load_edgenet(a.edgenet)
         path = write_result(a.out, image, loc.locate(image))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -49,7 +49,8 @@ class Locator:
 
     ``verifier``: a blob verifier (:mod:`core.segment.verify`) that drops clutter blobs. ``head_reader``: a
     :class:`core.locate.head.HeadReader` that takes the nominal length off the overall one by the head type
-    (without one, the head is read off the mask; see :class:`ScrewResult`).
+    (without one, the head is read off the mask; see :class:`ScrewResult`). ``edgenet``: an
+    :class:`core.segment.edgenet.EdgeNet` that redraws each screw's outline after GrabCut.
     """
 
     def __init__(
@@ -59,17 +60,24 @@ class Locator:
         config: LocateConfig | None = None,
         verifier: Any | None = None,
         head_reader: Any | None = None,
+        edgenet: Any | None = None,
     ):
         self.segmenter = segmenter
         self.rotationnet = rotationnet
         self.config = config or LocateConfig()
         self.verifier = verifier
         self.head_reader = head_reader
+        self.edgenet = edgenet
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
         return Locator(
-            self.segmenter, self.rotationnet, replace(self.config, **changes), self.verifier, self.head_reader
+            self.segmenter,
+            self.rotationnet,
+            replace(self.config, **changes),
+            self.verifier,
+            self.head_reader,
+            self.edgenet,
         )
 
     @classmethod
@@ -84,12 +92,14 @@ class Locator:
         refine_zoom: float = 1.0,
         verifier_path: str | Path | None = None,
         head_reader: Any | None = None,
+        edgenet_path: str | Path | None = None,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
 
         ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
         :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
         ``head_reader``: see the class (:func:`core.locate.head.load_head_reader` loads the shipped one).
+        ``edgenet_path``: an EdgeNet file (:mod:`core.segment.edgenet`).
         """
         from core.segment.model import load_segmenter
 
@@ -104,6 +114,11 @@ class Locator:
             from core.segment.verify import load_verifier
 
             ver = load_verifier(verifier_path)
+        edge = None
+        if edgenet_path is not None:
+            from core.segment.edgenet import load_edgenet
+
+            edge = load_edgenet(edgenet_path, required=True)
         return cls(
             Segmenter(
                 load_segmenter(segmenter_path),
@@ -116,6 +131,7 @@ class Locator:
             config,
             ver,
             head_reader,
+            edge,
         )
 
     def _screw(
@@ -236,6 +252,12 @@ class Locator:
             p = seg.probs[seg.classes.index("screw")]
             gc = self._grabcut_config(seg)
             screws = [grabcut_refine(image, p, m, gc) for m in screws]
+        if screws and self.edgenet is not None and self.config.use_edgenet:
+            from core.segment.edgenet import edgenet_refine
+
+            p = seg.probs[seg.classes.index("screw")]
+            screws = [edgenet_refine(self.edgenet, image, p, m) for m in screws]
+        if screws is not raw:
             seg = replace(seg, instances={**seg.instances, "screw": screws})
         return seg, raw
 

@@ -60,6 +60,8 @@ class LocateConfig:
             (:class:`core.segment.refine.GrabCutConfig`) and turned head-up the same way: extra canonical views
             in ``ScrewResult.views`` (the search averages its classifiers over them; the sizes, pose and
             polygon come from the main mask). Empty = none (the default: measurement alone needs none).
+        use_edgenet: with an EdgeNet (:mod:`core.segment.edgenet`) given to the locator, each screw's main mask
+            is redrawn by it after GrabCut (the extra views are not). Set False to compare without it.
     """
 
     coin: str = DEFAULT_COIN
@@ -76,6 +78,7 @@ class LocateConfig:
     verify_min: float = 0.5
     verify_keep_best: bool = True
     view_reaches: tuple[float, ...] = ()
+    use_edgenet: bool = True
 
     def __post_init__(self) -> None:
         if any(r < 0 for r in self.view_reaches):

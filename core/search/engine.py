@@ -246,6 +246,10 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # The blob verifier drops clutter blobs when it is shipped (core.segment.verify).
     ver = root.joinpath(*VERIFIER_FILE)
+    from core.segment.edgenet import EDGENET_FILE
+
+    # EdgeNet redraws each screw's outline after GrabCut when it is shipped (core.segment.edgenet).
+    edge = root.joinpath(*EDGENET_FILE)
     from core.locate import LocateConfig
 
     locator = Locator.from_files(
@@ -254,6 +258,7 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
         config=LocateConfig(view_reaches=SEARCH_VIEW_REACHES),
         refine_zoom=SEARCH_REFINE_ZOOM,
         verifier_path=ver if ver.is_file() else None,
+        edgenet_path=edge if edge.is_file() else None,
     )
     loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
     from core.measure.head_allowance import default_path, load_head_allowance

@@ -53,11 +53,12 @@ def _locators(
     base: Any | None = None,
     verifier: Any | None = None,
     head_reader: Any | None = None,
+    edgenet: Any | None = None,
 ) -> dict[str, Any]:
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier, head_reader)
+    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier, head_reader, edgenet)
     return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
 
@@ -87,6 +88,7 @@ def evaluate_heldout(
     config: Any | None = None,
     verifier: Any | None = None,
     head_reader: Any | None = None,
+    edgenet: Any | None = None,
 ) -> dict[str, float]:
     """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
 
@@ -94,6 +96,7 @@ def evaluate_heldout(
     and RotationNet switch are set per photo / variant here. ``verifier``: the blob verifier the locator
     drops clutter blobs with (:mod:`core.segment.verify`; None keeps every blob). ``head_reader``: takes the
     nominal length off the overall one by the head type (:mod:`core.locate.head`; None reads the mask).
+    ``edgenet``: the locator's EdgeNet (:mod:`core.segment.edgenet`; None keeps GrabCut's outlines).
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -110,6 +113,7 @@ def evaluate_heldout(
         base=config,
         verifier=verifier,
         head_reader=head_reader,
+        edgenet=edgenet,
     )
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
@@ -154,7 +158,9 @@ def evaluate_heldout(
     out["overall_length_err_median"] = float(np.median(oerr)) if oerr else nan
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
-    out.update(_short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config, verifier))
+    out.update(
+        _short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config, verifier, edgenet)
+    )
     return out
 
 
@@ -167,12 +173,15 @@ def _short_head_side(
     seed: int,
     config: Any | None = None,
     verifier: Any | None = None,
+    edgenet: Any | None = None,
 ) -> dict[str, float]:
     """Head side correct on short screws, geometry only and (when given) with RotationNet."""
-    variants = {"geometry": _locators(segmenter, None, use_rn=False, base=config, verifier=verifier)}
+    variants = {
+        "geometry": _locators(segmenter, None, use_rn=False, base=config, verifier=verifier, edgenet=edgenet)
+    }
     if rotationnet is not None:
         variants["rotationnet"] = _locators(
-            segmenter, rotationnet, use_rn=True, base=config, verifier=verifier
+            segmenter, rotationnet, use_rn=True, base=config, verifier=verifier, edgenet=edgenet
         )
     hits: dict[str, list[bool]] = {k: [] for k in variants}
     for photo in heldout_photos(n, "short", seed, width, height):
@@ -251,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--verifier", default=None, help="blob verifier (default: the shipped one, when present)")
     p.add_argument("--no-verifier", action="store_true", help="keep every screw blob")
+    p.add_argument(
+        "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
+    )
+    p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
     add_head_reader_args(p)
     p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
     a = p.parse_args(argv)
@@ -280,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.segment.verify import load_verifier
 
     ver = None if a.no_verifier else load_verifier(a.verifier)
+    from core.segment.edgenet import load_edgenet
+
+    edge = None if a.no_edgenet or a.no_refine_edges else load_edgenet(a.edgenet)
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
         coin_robust=not a.no_coin_robust,
@@ -288,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         verify_min=a.verify_min,
     )
     heads = head_reader_from_args(a)
-    out = evaluate_heldout(seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads)
+    out = evaluate_heldout(
+        seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads, edgenet=edge
+    )
     settings = {
         "split": a.split,
         "infer_size": a.infer_size,
@@ -299,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "verifier": None if ver is None else (a.verifier or "shipped"),
         "verify_min": a.verify_min,
         "nominal_from": "mask" if heads is None else "head classifier",
+        "edgenet": None if edge is None else (a.edgenet or "shipped"),
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))

@@ -351,3 +351,21 @@ def test_locate_cli_reports_how_the_nominal_length_was_taken(tmp_path, capsys):
         == 2
     )
     assert "nope.safetensors" in capsys.readouterr().err
+
+
+def test_locate_cli_edgenet_flags(tmp_path, capsys):
+    import cv2
+
+    from core.locate.__main__ import main
+
+    photo = _photos(_long_uncut, n=1, width=512, height=384)[0]
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), cv2.cvtColor(photo.image, cv2.COLOR_RGB2BGR))
+    coin = photo.meta["coin"]["type"]
+    assert main([str(path), "--out", str(tmp_path / "a"), "--coin", coin, "--no-edgenet"]) == 0
+    assert json.loads((tmp_path / "a" / "result.json").read_text())["screws"]
+    # an EdgeNet path that does not exist is a user error with the file named, exit code 2
+    assert (
+        main([str(path), "--out", str(tmp_path / "b"), "--edgenet", str(tmp_path / "nope.safetensors")]) == 2
+    )
+    assert "nope.safetensors" in capsys.readouterr().err

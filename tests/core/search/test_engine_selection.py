@@ -59,3 +59,21 @@ def test_default_engine_loads_the_blob_verifier_only_when_shipped(tmp_path):
     ver = create_verifier(channels=4)
     save_checkpoint(tmp_path / "segmenter" / "verifier.safetensors", ver, arch=verifier_arch(ver.arch))
     assert isinstance(default_engine(tmp_path).locator.verifier, ScrewVerifier)
+
+
+def test_default_engine_loads_edgenet_only_when_shipped(tmp_path):
+    torch = pytest.importorskip("torch")
+    from core.checkpoints import save_checkpoint
+    from core.search.engine import default_engine
+    from core.segment import create_segmenter
+    from core.segment.edgenet import EdgeNet, create_edgenet
+    from core.segment.edgenet import arch_dict as edgenet_arch
+    from core.segment.model import arch_dict
+
+    torch.manual_seed(0)
+    seg = create_segmenter()
+    save_checkpoint(tmp_path / "segmenter" / "segmenter.safetensors", seg, arch=arch_dict(seg.arch))
+    assert default_engine(tmp_path).locator.edgenet is None  # no file: GrabCut's outlines stay
+    edge = create_edgenet(width=4)
+    save_checkpoint(tmp_path / "segmenter" / "edgenet.safetensors", edge, arch=edgenet_arch(edge.arch))
+    assert isinstance(default_engine(tmp_path).locator.edgenet, EdgeNet)
