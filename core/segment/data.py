@@ -13,7 +13,9 @@ when its flags hold ``labelled_<class>: true`` (e.g. a photo verified to hold no
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -280,3 +282,54 @@ class LabelmeSegDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return _to_item(*labelme_item(self.files[i], self.classes, self.size))
+
+
+def locator_blobs(
+    mode: str,
+    seed: int,
+    n: int,
+    width: int = 512,
+    height: int = 384,
+    refine_zoom: float = 1.0,
+    segmenter: str | None = None,
+    desc: str = "blobs",
+    progress: bool = True,
+) -> Iterator[tuple[int, Any, Any]]:
+    """``(index, photo, segmentation)`` for ``n`` studio photos of one ``mode`` / dataset ``seed``: the
+    locator's screw blobs (segmenter + GrabCut edges, :meth:`core.locate.Locator.screw_blobs`), the training
+    data of the models that correct them (blob verifier, EdgeNet). ``refine_zoom`` 1.6 at 1280x960 gives the
+    search engine's blobs; ``segmenter`` defaults to the shipped file."""
+    from tqdm import tqdm
+
+    from core.catalog.catalog import load_arrays
+    from core.locate.pipeline import Locator
+    from core.paths import models_dir
+    from core.synth import StudioConfig, render_index
+
+    seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
+    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom)
+    arrays = load_arrays()
+    cfg = StudioConfig(width=width, height=height)
+    for i in tqdm(range(n), desc=f"{desc} {mode} seed {seed}", disable=not progress):
+        photo = render_index(arrays, mode, seed, i, cfg)
+        yield i, photo, loc.screw_blobs(photo.image)
+
+
+def add_blob_collect_args(parser: Any) -> None:
+    """The arguments of a ``collect`` command over :func:`locator_blobs` (an argparse parser)."""
+    parser.add_argument("--mode", default="search", choices=("search", "short", "train"), help="studio mode")
+    parser.add_argument("--seed", type=int, required=True, help="dataset seed (never a held-out one)")
+    parser.add_argument("--n", type=int, default=1000, help="photos")
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--height", type=int, default=384)
+    parser.add_argument(
+        "--refine-zoom", type=float, default=1.0, help="the search engine uses 1.6 on 1280x960"
+    )
+    parser.add_argument("--segmenter", default=None, help="segmenter file (default: the shipped one)")
+    parser.add_argument("--out", required=True)
+
+
+def refuse_heldout_seed(seed: int) -> None:
+    """ConfigError for the dataset seeds of the final figures (segmenter photos, short photos, search photos)."""
+    if seed in (HELDOUT_SEED, HELDOUT_SEED + 1, 4_000_000):
+        raise ConfigError(f"seed {seed} is held out for the final figures; pick another", field="seed")

@@ -27,6 +27,7 @@ import torch
 from numpy.typing import NDArray
 
 from core.errors import ConfigError, DatasetError
+from core.segment.data import add_blob_collect_args, refuse_heldout_seed
 from core.segment.edgenet import EdgeNet, EdgeNetArch, arch_dict, create_edgenet, edge_crop, edge_input
 
 __all__ = ["collect", "load_crops", "crop_iou", "train_edgenet", "main"]
@@ -45,24 +46,14 @@ def collect(
 ) -> dict[str, NDArray]:
     """EdgeNet crops of ``n`` studio photos: flat uint8 arrays ``x`` (5 channels: RGB, probability x 255,
     blob x 255, truth x 255 as a 6th) with ``shape`` (N, 2) and ``offset`` (N,) to cut them apart."""
-    from tqdm import tqdm
-
-    from core.catalog.catalog import load_arrays
-    from core.locate.pipeline import Locator
-    from core.paths import models_dir
-    from core.segment.data import studio_masks
-    from core.synth import StudioConfig, render_index
+    from core.segment.data import locator_blobs, studio_masks
 
     arch = arch or EdgeNetArch()
-    seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
-    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom)
-    arrays = load_arrays()
-    cfg = StudioConfig(width=width, height=height)
     flat, shapes, photos = [], [], []
-    for i in tqdm(range(n), desc=f"edge crops {mode} seed {seed}", disable=not progress):
-        photo = render_index(arrays, mode, seed, i, cfg)
+    for i, photo, seg in locator_blobs(
+        mode, seed, n, width, height, refine_zoom, segmenter, desc="edge crops", progress=progress
+    ):
         img = photo.image
-        seg = loc.screw_blobs(img)
         blobs = seg.instances.get("screw", [])
         truth, _ = studio_masks(photo)
         if not blobs or not truth.any():
@@ -218,14 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="EdgeNet crops of studio photos -> .npz")
-    c.add_argument("--mode", default="search", choices=("search", "short", "train"))
-    c.add_argument("--seed", type=int, required=True, help="studio dataset seed")
-    c.add_argument("--n", type=int, default=1000, help="photos")
-    c.add_argument("--width", type=int, default=512)
-    c.add_argument("--height", type=int, default=384)
-    c.add_argument("--refine-zoom", type=float, default=1.0, help="the segmenter's zoomed second pass")
-    c.add_argument("--segmenter", default=None, help="segmenter file (default: the shipped one)")
-    c.add_argument("--out", required=True)
+    add_blob_collect_args(c)
     t = sub.add_parser("train", help="fit EdgeNet on collected crops")
     t.add_argument("--data", nargs="+", required=True, help="training crop files")
     t.add_argument("--val", nargs="+", required=True, help="validation crop files (other seeds)")
@@ -240,10 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", required=True)
     a = p.parse_args(argv)
     if a.cmd == "collect":
-        from core.segment.evaluate import HELDOUT_SEED
-
-        if a.seed in (HELDOUT_SEED, HELDOUT_SEED + 1, 4_000_000):
-            raise ConfigError(f"seed {a.seed} is held out for the final figures; pick another", field="seed")
+        refuse_heldout_seed(a.seed)
         d = collect(a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter)
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(a.out, **d)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ import torch
 from numpy.typing import NDArray
 
 from core.errors import ConfigError, DatasetError
+from core.segment.data import add_blob_collect_args, refuse_heldout_seed
 from core.segment.verify import arch_dict, create_verifier, verifier_input
 
 __all__ = ["collect", "train_verifier", "blob_metrics", "run_all", "main"]
@@ -49,25 +50,15 @@ def collect(
         ``x`` (N, 5, h, w) float16 windows, ``s`` (N, 3) scalars, ``y`` (N,) 1 = screw, ``frac`` (N,) share
         of the blob on the true screw, ``photo`` (N,) photo index.
     """
-    from tqdm import tqdm
+    from core.segment.data import locator_blobs, polygon_mask
 
-    from core.catalog.catalog import load_arrays
-    from core.locate.pipeline import Locator
-    from core.paths import models_dir
-    from core.segment.data import polygon_mask
-    from core.synth import StudioConfig, render_index
-
-    seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
-    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom)
-    arrays = load_arrays()
-    cfg = StudioConfig(width=width, height=height)
     xs, ss, ys, fr, ph = [], [], [], [], []
-    for i in tqdm(range(n), desc=f"blobs {mode} seed {seed}", disable=not progress):
+    for i, photo, seg in locator_blobs(
+        mode, seed, n, width, height, refine_zoom, segmenter, desc="blobs", progress=progress
+    ):
         if on_photo is not None:
             on_photo(i)
-        photo = render_index(arrays, mode, seed, i, cfg)
         img = photo.image
-        seg = loc.screw_blobs(img)
         blobs = seg.instances.get("screw", [])
         if not blobs:
             continue
@@ -284,14 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.segment.train_verifier")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="segment studio photos and save one labelled sample per screw blob")
-    c.add_argument("--mode", default="search", help="studio mode: search, train, short")
-    c.add_argument("--seed", type=int, required=True, help="dataset seed (never a held-out one)")
-    c.add_argument("--n", type=int, default=1000, help="photos")
-    c.add_argument("--width", type=int, default=512)
-    c.add_argument("--height", type=int, default=384)
-    c.add_argument("--refine-zoom", type=float, default=1.0, help="the search engine uses 1.6 on 1280x960")
-    c.add_argument("--segmenter", default=None, help="default: the shipped one")
-    c.add_argument("--out", required=True)
+    add_blob_collect_args(c)
     t = sub.add_parser("train", help="fit the verifier on collected samples")
     t.add_argument("--data", nargs="+", required=True)
     t.add_argument("--val", nargs="*", default=[])
@@ -315,10 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(getattr(a, "threads", 1))
     if a.cmd == "collect":
-        from core.segment.evaluate import HELDOUT_SEED
-
-        if a.seed in (HELDOUT_SEED, HELDOUT_SEED + 1, 4_000_000):
-            raise ConfigError(f"seed {a.seed} is held out for the final figures; pick another", field="seed")
+        refuse_heldout_seed(a.seed)
         t0 = time.time()
         d = collect(a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter)
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -166,3 +166,14 @@ def test_cli_refuses_held_out_seeds_and_bad_crop_files(tmp_path) -> None:
         edgenet_main(
             ["train", "--data", str(bad), "--val", str(bad), "--out", str(tmp_path / "e.safetensors")]
         )
+
+
+def test_collect_cuts_the_blob_and_the_truth_the_same_way(tmp_path) -> None:
+    out = tmp_path / "c.npz"
+    assert edgenet_main(["collect", "--seed", "91", "--n", "3", "--out", str(out)]) == 0
+    crops = load_crops([str(out)])
+    assert 1 <= len(crops) <= 3
+    for c in crops:
+        assert c.dtype == np.uint8 and c.shape[0] == 6 and min(c.shape[1:]) >= 96
+        blob, truth = c[4] >= 128, c[5] >= 128
+        assert (blob & truth).sum() / (blob | truth).sum() > 0.3  # the blob on the true screw, not clutter
