@@ -252,7 +252,7 @@ class Locator:
             p = seg.probs[seg.classes.index("screw")]
             gc = self._grabcut_config(seg)
             screws = [grabcut_refine(image, p, m, gc) for m in screws]
-        if screws and self.edgenet is not None and self.config.use_edgenet:
+        if screws and self.config.refine_edges and self.edgenet is not None and self.config.use_edgenet:
             from core.segment.edgenet import edgenet_refine
 
             p = seg.probs[seg.classes.index("screw")]

@@ -61,7 +61,8 @@ class LocateConfig:
             in ``ScrewResult.views`` (the search averages its classifiers over them; the sizes, pose and
             polygon come from the main mask). Empty = none (the default: measurement alone needs none).
         use_edgenet: with an EdgeNet (:mod:`core.segment.edgenet`) given to the locator, each screw's main mask
-            is redrawn by it after GrabCut (the extra views are not). Set False to compare without it.
+            is redrawn by it after GrabCut (the extra views are not; nor are masks when ``refine_edges`` is off,
+            e.g. exact ones). Set False to compare without it.
     """
 
     coin: str = DEFAULT_COIN

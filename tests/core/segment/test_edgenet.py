@@ -96,15 +96,17 @@ class _Shrink(torch.nn.Module):
 
 
 def test_locator_redraws_the_main_mask_with_edgenet_and_can_be_told_not_to() -> None:
-    img = np.full((200, 300, 3), 128, np.uint8)
+    img = np.full((200, 300, 3), 40, np.uint8)
     blob = _bar(200, 300, 40, 90, 200, 110)
-    cfg = LocateConfig(refine_edges=False)
-    loc = Locator(_Masks(blob), None, cfg, edgenet=_Shrink())
+    img[blob] = 220  # a bright bar on a dark table: GrabCut keeps the blob as it is
+    loc = Locator(_Masks(blob), None, LocateConfig(), edgenet=_Shrink())
     s = loc.locate(img).screws[0]
     assert s.mask.sum() == 158 * 18  # one pixel off each side
     assert loc.with_config(coin="euro_1").edgenet is not None
     off = loc.with_config(use_edgenet=False).locate(img).screws[0]
     assert off.mask.sum() == 160 * 20
+    exact = loc.with_config(refine_edges=False).locate(img).screws[0]  # exact masks stay as they are
+    assert exact.mask.sum() == 160 * 20
 
 
 def test_load_edgenet_round_trip_and_missing_files(tmp_path, monkeypatch) -> None:
