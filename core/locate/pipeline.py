@@ -252,11 +252,10 @@ class Locator:
             p = seg.probs[seg.classes.index("screw")]
             gc = self._grabcut_config(seg)
             screws = [grabcut_refine(image, p, m, gc) for m in screws]
-        if screws and self.config.refine_edges and self.edgenet is not None and self.config.use_edgenet:
-            from core.segment.edgenet import edgenet_refine
+            if self.edgenet is not None and self.config.use_edgenet:
+                from core.segment.edgenet import edgenet_refine
 
-            p = seg.probs[seg.classes.index("screw")]
-            screws = [edgenet_refine(self.edgenet, image, p, m) for m in screws]
+                screws = [edgenet_refine(self.edgenet, image, p, m) for m in screws]
         if screws is not raw:
             seg = replace(seg, instances={**seg.instances, "screw": screws})
         return seg, raw

@@ -33,6 +33,7 @@ __all__ = [
     "create_edgenet",
     "edge_crop",
     "edge_input",
+    "edge_logits",
     "edgenet_refine",
     "load_edgenet",
 ]
@@ -136,7 +137,7 @@ def edge_input(
     return np.concatenate([rgb.transpose(2, 0, 1), p[None], m[None]]).astype(np.float32)
 
 
-def _logits(model: EdgeNet, x: NDArray[np.float32]) -> NDArray[np.float32]:
+def edge_logits(model: EdgeNet, x: NDArray[np.float32]) -> NDArray[np.float32]:
     """Logits of one (5, h, w) input at (h, w): padded to a multiple of 8 (edge values) and cut back."""
     _, h, w = x.shape
     ph, pw = (-h) % 8, (-w) % 8
@@ -164,7 +165,7 @@ def edgenet_refine(
         return mask
     model = model.eval()
     crop = edge_crop(mask, model.arch)
-    logit = _logits(model, edge_input(image, prob, mask, crop))
+    logit = edge_logits(model, edge_input(image, prob, mask, crop))
     hh, ww = crop.y1 - crop.y0, crop.x1 - crop.x0
     if logit.shape != (hh, ww):
         logit = np.asarray(cv2.resize(logit, (ww, hh), interpolation=cv2.INTER_LINEAR))

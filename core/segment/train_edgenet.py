@@ -28,7 +28,15 @@ from numpy.typing import NDArray
 
 from core.errors import ConfigError, DatasetError
 from core.segment.data import add_blob_collect_args, refuse_heldout_seed
-from core.segment.edgenet import EdgeNet, EdgeNetArch, arch_dict, create_edgenet, edge_crop, edge_input
+from core.segment.edgenet import (
+    EdgeNet,
+    EdgeNetArch,
+    arch_dict,
+    create_edgenet,
+    edge_crop,
+    edge_input,
+    edge_logits,
+)
 
 __all__ = ["collect", "load_crops", "crop_iou", "train_edgenet", "main"]
 
@@ -106,15 +114,13 @@ def _to_input(c: NDArray[np.uint8]) -> NDArray[np.float32]:
 
 def crop_iou(model: EdgeNet | None, crops: list[NDArray[np.uint8]]) -> float:
     """Pooled IoU with the truth over whole crops: EdgeNet's answer (threshold 0.5), or the blob when None."""
-    from core.segment.edgenet import _logits
-
     inter = union = 0.0
     for c in crops:
         t = c[5] >= 128
         if model is None:
             p = c[4] >= 128
         else:
-            p = _logits(model.eval(), _to_input(c)) > 0.0
+            p = edge_logits(model.eval(), _to_input(c)) > 0.0
         inter += float((p & t).sum())
         union += float((p | t).sum())
     return inter / max(union, 1.0)
@@ -146,8 +152,8 @@ def _window(c: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArra
 def train_edgenet(
     train: list[NDArray[np.uint8]],
     val: list[NDArray[np.uint8]],
-    steps: int = 6000,
-    batch: int = 24,
+    steps: int = 4000,
+    batch: int = 16,
     window: int = 96,
     lr: float = 2e-3,
     width: int = 16,
@@ -213,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train", help="fit EdgeNet on collected crops")
     t.add_argument("--data", nargs="+", required=True, help="training crop files")
     t.add_argument("--val", nargs="+", required=True, help="validation crop files (other seeds)")
-    t.add_argument("--steps", type=int, default=6000)
-    t.add_argument("--batch", type=int, default=24)
+    t.add_argument("--steps", type=int, default=4000)
+    t.add_argument("--batch", type=int, default=16)
     t.add_argument("--window", type=int, default=96)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--width", type=int, default=16)
