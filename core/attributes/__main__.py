@@ -44,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
         "cut, core.search.engine.SEARCH_VIEW_REACHES)",
     )
     c.add_argument(
+        "--edgenet",
+        default=None,
+        help="with --segmenter: redraw the main outline with this EdgeNet, as the search engine does "
+        "(models/segmenter/edgenet.safetensors)",
+    )
+    c.add_argument(
+        "--view-reaches",
+        type=float,
+        nargs="*",
+        default=[],
+        help="with --segmenter: also keep the crops of these extra GrabCut cuts of each screw, from the same "
+        "pass (the search reads reach 0 beside the main cut: core.search.engine.SEARCH_VIEW_REACHES)",
+    )
+    c.add_argument(
         "--mode",
         choices=("train", "search"),
         default="train",
@@ -133,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             rotationnet=args.rotationnet,
             mode=args.mode,
             grabcut_reach=args.grabcut_reach,
+            edgenet=args.edgenet,
+            view_reaches=tuple(args.view_reaches),
         )
         path = save_crop_arrays(args.out, arrays)
         print(f"wrote {len(arrays['y_head'])} screws to {path}")

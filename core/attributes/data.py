@@ -301,6 +301,8 @@ def _predicted(locator: Any, image: NDArray[np.uint8], truth: NDArray[np.bool_])
 def _studio_samples(
     n: int, seed: int, width: int, height: int, locator: Any = None, mode: str = "train"
 ) -> Iterator[tuple[dict[str, NDArray[np.uint8]], dict[str, int]]]:
+    """One sample per screw photo (crops + labels; ``labels["cut"]`` = 0), and with a locator one more per extra
+    cut of the same screw (``LocateConfig.view_reaches``; ``cut`` = 1, 2, ...), from the same locate pass."""
     from core.attributes.views import ablation_views
     from core.catalog.catalog import load_arrays
     from core.catalog.taxonomy import index_of
@@ -326,12 +328,17 @@ def _studio_samples(
                 if screw is None:
                     continue  # the segmenter missed this screw: nothing the engine could classify either
                 canon, mask = screw.canonical, screw.mask
-                crops = crops_from_canonical(canon, coin_gains(photo.image, coin, coin_type))
+                gains = coin_gains(photo.image, coin, coin_type)
+                crops = crops_from_canonical(canon, gains)
         except NoScrewFoundError:
             continue
         labels = {a: index_of(a, v) for a, v in photo.sku.attributes().items()}
         labels["sku_row"] = arrays.row_of(photo.sku.id)
-        yield {**crops.as_dict(), **ablation_views(photo.image, mask)}, labels
+        views = ablation_views(photo.image, mask)
+        yield {**crops.as_dict(), **views}, {**labels, "cut": 0}
+        if locator is not None:
+            for j, view in enumerate(screw.views, start=1):
+                yield {**crops_from_canonical(view, gains).as_dict(), **views}, {**labels, "cut": j}
 
 
 def build_crop_arrays(
@@ -344,6 +351,8 @@ def build_crop_arrays(
     rotationnet: str | Path | None = None,
     mode: str = "train",
     grabcut_reach: float | None = None,
+    edgenet: str | Path | None = None,
+    view_reaches: tuple[float, ...] = (),
 ) -> dict[str, NDArray]:
     """Render ``n`` studio photos (seed stream ``seed``) and stack their crops, views and labels.
 
@@ -355,27 +364,44 @@ def build_crop_arrays(
     head direction (``rotationnet`` when given) — instead of from the exact mask and the renderer's angle;
     screws the segmenter misses are skipped. ``grabcut_reach`` sets that locator's GrabCut reach
     (:class:`core.segment.refine.GrabCutConfig`; e.g. 0 cuts the second view the search engine reads).
+    ``edgenet`` (a file, :mod:`core.segment.edgenet`) redraws the main outline as the engine's locator does;
+    ``view_reaches`` adds the extra GrabCut cuts the engine reads (``core.search.engine.SEARCH_VIEW_REACHES``)
+    of the same screw, from the same pass, as more samples (``cut`` = 1, 2, ...; the main cut is 0).
 
     Returns:
         ``{"head": (N, 48, 48, 3) uint8, ..., "photo": (N, 96, 128, 3), "box": (N, 96, 96, 3),
-        "y_head": (N,) int64, ..., "sku_row": (N,)}`` (views: :mod:`core.attributes.views`).
+        "y_head": (N,) int64, ..., "sku_row": (N,), "cut": (N,)}`` (views: :mod:`core.attributes.views`).
     """
     from tqdm import tqdm
 
     from core.attributes.views import VIEW_SIZE
 
     xs: dict[str, list[NDArray[np.uint8]]] = {k: [] for k in (*INPUT_SIZE, *VIEW_SIZE, *EXPERIMENT_SIZE)}
-    ys: dict[str, list[int]] = {k: [] for k in (*INPUT_SIZE, "sku_row")}
+    ys: dict[str, list[int]] = {k: [] for k in (*INPUT_SIZE, "sku_row", "cut")}
     locator = None
     if segmenter is not None:
-        from core.locate import Locator
+        from core.locate import LocateConfig, Locator
         from core.segment.predictor import SEARCH_REFINE_ZOOM
 
-        locator = Locator.from_files(segmenter, rotationnet, threads=1, refine_zoom=SEARCH_REFINE_ZOOM)
+        locator = Locator.from_files(
+            segmenter,
+            rotationnet,
+            config=LocateConfig(view_reaches=tuple(view_reaches)),
+            threads=1,
+            refine_zoom=SEARCH_REFINE_ZOOM,
+            edgenet_path=edgenet,
+        )
         if grabcut_reach is not None:
             locator = locator.with_config(grabcut=replace(locator.config.grabcut, reach=grabcut_reach))
-    elif grabcut_reach is not None:
-        raise ConfigError("grabcut_reach needs a segmenter (exact masks are not cut)", field="grabcut_reach")
+    else:
+        given = {
+            "grabcut_reach": grabcut_reach is not None,
+            "edgenet": edgenet is not None,
+            "view_reaches": bool(view_reaches),
+        }
+        for name, on in given.items():
+            if on:
+                raise ConfigError(f"{name} needs a segmenter (exact masks are not cut)", field=name)
     it = _studio_samples(n, seed, width, height, locator, mode)
     for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
         for k, v in crops.items():
@@ -386,7 +412,7 @@ def build_crop_arrays(
         raise DatasetError(f"no screw photos among {n} rendered; ask for more photos")
     out: dict[str, NDArray] = {k: np.stack(v) for k, v in xs.items()}
     for k, v in ys.items():
-        out[k if k == "sku_row" else f"y_{k}"] = np.asarray(v, np.int64)
+        out[k if k in ("sku_row", "cut") else f"y_{k}"] = np.asarray(v, np.int64)
     return out
 
 

@@ -51,6 +51,9 @@ class AttributeOptions:
     # timm: a local backbone checkpoint (ours or an ImageNet file) for transfer learning, new classifier head;
     # colornet / plain / strip: a checkpoint of the same model, continued whole (fine-tuning)
     init_checkpoint: str = ""
+    # timm: continue init_checkpoint whole, its classifier head included (a checkpoint of this same model, e.g.
+    # a shipped classifier fine-tuned on new crops) instead of a fresh head
+    init_whole: bool = False
     freeze: int = 0  # stages frozen at the start ...
     unfreeze_epoch: int = 0  # ... and released from this epoch on (0 = never frozen)
     batch_size: int = 64
@@ -175,7 +178,7 @@ def train_attribute(train: TrainConfig, options: AttributeOptions | None = None)
     }
     torch.manual_seed(train.seed)
     model = build_model(arch)
-    if opt.init_checkpoint and opt.model == "timm":
+    if opt.init_checkpoint and opt.model == "timm" and not opt.init_whole:
         load_backbone_weights(model, opt.init_checkpoint)
     elif opt.init_checkpoint:
         _load_same_model(model, arch, opt.init_checkpoint)
@@ -205,17 +208,20 @@ def train_attribute(train: TrainConfig, options: AttributeOptions | None = None)
 
 
 def _load_same_model(model: nn.Module, arch: dict[str, Any], path: str | Path) -> None:
-    """Start a ColorNet / plain / StripNet run from a checkpoint of the same model (all weights, head included).
+    """Start a run from a checkpoint of the same model (all weights, head included): ColorNet / plain / StripNet
+    always (these small nets have no separate backbone to transfer), a timm model with ``init_whole``.
 
-    These small nets have no separate backbone to transfer, so fine-tuning (e.g. on crops the pipeline cut
-    itself) continues the whole model; a checkpoint of another architecture is refused with what differs.
+    Fine-tuning (e.g. on crops the pipeline cut itself) continues the whole model; a checkpoint of another
+    architecture is refused with what differs.
     """
     from core.checkpoints import load_checkpoint, load_into
     from core.errors import CheckpointError
 
     ck = load_checkpoint(path)
     keys = ["kind", "attribute", "num_classes", "input_size"]
-    keys += {"colornet": ["width"], "plain": ["width"], "strip": ["strip_width"]}.get(str(arch["kind"]), [])
+    keys += {"colornet": ["width"], "plain": ["width"], "strip": ["strip_width"], "timm": ["backbone"]}.get(
+        str(arch["kind"]), []
+    )
     diff = [f"{k}: checkpoint {ck.arch.get(k)!r}, run {arch[k]!r}" for k in keys if ck.arch.get(k) != arch[k]]
     if diff:
         raise CheckpointError(

@@ -118,10 +118,24 @@ def test_crops_from_a_segmenter_and_merge(tmp_path):
         cut0 = build_crop_arrays(6, seed=5, progress=False, segmenter=shipped, grabcut_reach=0.0)
         assert (cut0["y_head"] == pred["y_head"]).all() and cut0["head"].shape == pred["head"].shape
         assert (cut0["head"] != pred["head"]).any()
+        assert (pred["cut"] == 0).all()
+        # the engine's two cuts from one pass: EdgeNet's outline (cut 0), then GrabCut at reach 0 (cut 1)
+        edge = models_dir() / "segmenter" / "edgenet.safetensors"
+        both = build_crop_arrays(
+            6, seed=5, progress=False, segmenter=shipped, edgenet=edge, view_reaches=(0.0,)
+        )
+        assert both["cut"].tolist() == [0, 1] * len(pred["y_head"])
+        assert (both["y_head"][::2] == pred["y_head"]).all() and (both["y_tip"][1::2] == pred["y_tip"]).all()
+        # the extra cut is turned head-up with the main outline's axis, as the engine's views are
+        assert (both["head"][1::2] != both["head"][::2]).any()
+        assert (both["thread"][::2] != pred["thread"]).any()  # EdgeNet moved the main outline
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs a segmenter"):
         build_crop_arrays(1, seed=5, progress=False, grabcut_reach=0.0)
+    for bad in ({"edgenet": "models/segmenter/edgenet.safetensors"}, {"view_reaches": (0.0,)}):
+        with pytest.raises(ConfigError, match="needs a segmenter"):
+            build_crop_arrays(1, seed=5, progress=False, **bad)  # type: ignore[arg-type]
     a = save_crop_arrays(tmp_path / "a.npz", exact)
     b = save_crop_arrays(tmp_path / "b.npz", {k: v[:2] for k, v in exact.items()})
     merged = merge_crop_arrays([a, b])

@@ -130,3 +130,47 @@ def test_small_models_continue_from_a_checkpoint_of_the_same_model(tmp_path):
     )
     with pytest.raises(CheckpointError, match="strip_width"):
         train_attribute(TrainConfig(epochs=1, out_dir=str(tmp_path / "c"), progress=False), other)
+
+
+def test_timm_model_continues_whole_with_init_whole(tmp_path):
+    """init_whole keeps the checkpoint's classifier head (continued fine-tuning); without it the head is fresh."""
+    from core.errors import CheckpointError
+
+    save_crop_arrays(tmp_path / "t.npz", _arrays(32, 0))
+    save_crop_arrays(tmp_path / "v.npz", _arrays(16, 1))
+    base = dict(train=str(tmp_path / "t.npz"), val=str(tmp_path / "v.npz"), batch_size=16, attribute="thread")
+    opts = AttributeOptions(model="timm", backbone="lcnet_050", **base)
+    train_attribute(TrainConfig(epochs=1, lr=3e-3, out_dir=str(tmp_path / "a"), progress=False), opts)
+    first, _ = load_attribute_model(tmp_path / "a" / "model.safetensors")
+    theirs = dict(first.named_parameters())
+    ck = str(tmp_path / "a" / "model.safetensors")
+    tiny = TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0, progress=False, seed=1)
+    whole = train_attribute(
+        _replace(tiny, out_dir=str(tmp_path / "b")),
+        AttributeOptions(model="timm", backbone="lcnet_050", init_checkpoint=ck, init_whole=True, **base),
+    )
+    for name, p in whole.model.named_parameters():
+        assert torch.allclose(p.detach(), theirs[name], atol=1e-6), name
+    backbone_only = train_attribute(
+        _replace(tiny, out_dir=str(tmp_path / "c")),
+        AttributeOptions(model="timm", backbone="lcnet_050", init_checkpoint=ck, **base),
+    )
+    differ = [
+        n for n, p in backbone_only.model.named_parameters() if not torch.allclose(p.detach(), theirs[n])
+    ]
+    assert differ and all(n.startswith(("classifier", "head", "fc", "model.classifier")) for n in differ), (
+        differ
+    )
+    with pytest.raises(CheckpointError, match="backbone"):
+        train_attribute(
+            _replace(tiny, out_dir=str(tmp_path / "d")),
+            AttributeOptions(
+                model="timm", backbone="mobilenetv3_small_050", init_checkpoint=ck, init_whole=True, **base
+            ),
+        )
+
+
+def _replace(cfg: TrainConfig, **kw) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
