@@ -244,9 +244,12 @@ class Locator:
             gc = replace(gc, ring=0)  # the blob was upsampled from a coarser pass: GrabCut's cut alone
         return gc
 
-    def _blobs(self, image: NDArray[np.uint8]) -> tuple[Segmentation, list[NDArray[np.bool_]]]:
-        """The refined segmentation and the screw blobs as the segmenter gave them (same order)."""
-        seg = self.segmenter.predict(image)
+    def _blobs(
+        self, image: NDArray[np.uint8], seg: Segmentation | None = None
+    ) -> tuple[Segmentation, list[NDArray[np.bool_]]]:
+        """The refined segmentation (of ``seg``, by default the segmenter's prediction) and the screw blobs as
+        the segmenter gave them (same order)."""
+        seg = seg if seg is not None else self.segmenter.predict(image)
         raw = screws = seg.instances.get("screw", [])
         if screws and self.config.refine_edges:
             p = seg.probs[seg.classes.index("screw")]
@@ -275,16 +278,23 @@ class Locator:
 
         Raises:
             InputError: not an RGB uint8 image, or smaller than 16 px.
-            NoScrewFoundError: the segmenter found no screw.
+            NoScrewFoundError: the segmenter found no screw, on its first look nor on its second
+                (``LocateConfig.second_look_zoom``).
         """
         check_image(image)
-        seg, raw = self._blobs(image)
-        screws = seg.instances.get("screw", [])
-        scores: list[float | None] = [None] * len(screws)
-        if screws and self.verifier is not None:
-            keep, scores = self._verified(image, seg, screws)
-            screws, raw = [screws[i] for i in keep], [raw[i] for i in keep]
-            seg = replace(seg, instances={**seg.instances, "screw": screws})
+        first = self.segmenter.predict(image)
+        look = self._look(image, first)
+        zoom = self.config.second_look_zoom
+        # (stand-in segmenters without predict_tiled, e.g. oracles in tests, get no second look)
+        if (
+            zoom > 1.0
+            and _doubtful(look, self.config.verify_min)
+            and hasattr(self.segmenter, "predict_tiled")
+        ):
+            second = self._look(image, self.segmenter.predict_tiled(image, zoom, first))
+            if _best_score(second) > _best_score(look):
+                look = second
+        seg, screws, raw, scores = look
         views = [self._view_masks(image, seg, r) for r in raw]
         if not screws:
             raise NoScrewFoundError(
@@ -310,6 +320,18 @@ class Locator:
         ]
         return LocateResult(found, scale, reason, seg)
 
+    def _look(self, image: NDArray[np.uint8], seg: Segmentation) -> _Look:
+        """One segmentation's screw blobs, refined and verified: (segmentation holding the kept blobs, kept
+        blobs, the same as the segmenter gave them, their verifier scores or None)."""
+        seg, raw = self._blobs(image, seg)
+        screws = seg.instances.get("screw", [])
+        scores: list[float | None] = [None] * len(screws)
+        if screws and self.verifier is not None:
+            keep, scores = self._verified(image, seg, screws)
+            screws, raw = [screws[i] for i in keep], [raw[i] for i in keep]
+            seg = replace(seg, instances={**seg.instances, "screw": screws})
+        return seg, screws, raw, scores
+
     def _verified(
         self, image: NDArray[np.uint8], seg: Segmentation, screws: list[NDArray[np.bool_]]
     ) -> tuple[list[int], list[float | None]]:
@@ -323,6 +345,23 @@ class Locator:
         if not keep and self.config.verify_keep_best:
             keep = [int(np.argmax(p))]
         return keep, [p[i] for i in keep]
+
+
+_Look = tuple[Segmentation, list[NDArray[np.bool_]], list[NDArray[np.bool_]], list[float | None]]
+
+
+def _best_score(look: _Look) -> float:
+    """How much a look is worth: the verifier's best score among its blobs (1 for blobs no verifier scored),
+    -1 without a blob."""
+    scores = look[3]
+    if not scores:
+        return -1.0
+    return max(1.0 if v is None else float(v) for v in scores)
+
+
+def _doubtful(look: _Look, verify_min: float) -> bool:
+    """No screw blob, or only blobs the verifier scores below ``verify_min``."""
+    return _best_score(look) < verify_min
 
 
 def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:

@@ -63,6 +63,10 @@ class LocateConfig:
         use_edgenet: with an EdgeNet (:mod:`core.segment.edgenet`) given to the locator, each screw's main mask
             is redrawn by it after GrabCut (the extra views are not; nor are masks when ``refine_edges`` is off,
             e.g. exact ones). Set False to compare without it.
+        second_look_zoom: when the segmenter finds no screw, or the verifier doubts every blob (below
+            ``verify_min``), the segmenter looks again at this zoom over its first pass, in tiles
+            (:meth:`core.segment.Segmenter.predict_tiled`: small screws and screws on busy backgrounds), and the
+            look whose best blob the verifier likes more is kept. 1 = off. Costs ~6 first passes, only then.
     """
 
     coin: str = DEFAULT_COIN
@@ -80,8 +84,14 @@ class LocateConfig:
     verify_keep_best: bool = True
     view_reaches: tuple[float, ...] = ()
     use_edgenet: bool = True
+    second_look_zoom: float = 2.0
 
     def __post_init__(self) -> None:
+        if not 1.0 <= self.second_look_zoom <= 4.0:
+            raise ConfigError(
+                f"second_look_zoom is a zoom in [1, 4] (1 = off), got {self.second_look_zoom}",
+                field="second_look_zoom",
+            )
         if any(r < 0 for r in self.view_reaches):
             raise ConfigError(
                 f"view_reaches are GrabCut reaches in blob widths (>= 0), got {self.view_reaches}",

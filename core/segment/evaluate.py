@@ -266,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
     add_head_reader_args(p)
     p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
+    p.add_argument(
+        "--second-look-zoom",
+        type=float,
+        default=LocateConfig.second_look_zoom,
+        help="zoom of the segmenter's second look when it finds no screw or only doubted blobs (1 = off)",
+    )
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     seed = VAL_SEED if a.split == "val" else HELDOUT_SEED
@@ -302,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         max_coins=a.max_coins,
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
+        second_look_zoom=a.second_look_zoom,
     )
     heads = head_reader_from_args(a)
     out = evaluate_heldout(
@@ -318,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify_min": a.verify_min,
         "nominal_from": "mask" if heads is None else "head classifier",
         "edgenet": None if edge is None else (a.edgenet or "shipped"),
+        "second_look_zoom": a.second_look_zoom,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))
