@@ -99,11 +99,30 @@ def test_implausible_or_impossible_refinements_return_the_blob_unchanged() -> No
         {"fg_prob": 0.95, "sure_prob": 0.9},
         {"min_ratio": 0.0},
         {"max_ratio": 0.9},
+        {"max_pixels": -1},
     ],
 )
 def test_bad_grabcut_settings_are_refused(kwargs) -> None:
     with pytest.raises(ConfigError):
         GrabCutConfig(**kwargs)
+
+
+def test_a_large_box_is_cut_shrunk_coarser_but_still_on_the_object() -> None:
+    """A screw 3x larger (box ~150,000 px), cut at ~50,000 px and enlarged back: coarser than the full-size cut
+    (edge pixels blend when shrunk: ~2 px fatter all round) but far closer to the object than the blob. In the
+    search EdgeNet redraws the main outline at full size after it (models/segmenter/MODEL_CARD.md, session 11)."""
+    img, truth, prob = _scene()
+    big = (img.shape[1] * 3, img.shape[0] * 3)
+    img = cv2.resize(img, big, interpolation=cv2.INTER_NEAREST)
+    truth = cv2.resize(truth.astype(np.uint8), big, interpolation=cv2.INTER_NEAREST) > 0
+    prob = cv2.resize(prob, big, interpolation=cv2.INTER_LINEAR)
+    blob = clean_instances(prob, 0.5, 12)[0]
+    full = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0, max_pixels=0))
+    shrunk = grabcut_refine(img, prob, blob, GrabCutConfig(ring=0, max_pixels=50_000))
+    assert _iou(blob, truth) < 0.65
+    assert _iou(full, truth) > 0.95
+    assert 0.83 < _iou(shrunk, truth) < _iou(full, truth) and shrunk.shape == truth.shape
+    assert 1.0 < shrunk.sum() / full.sum() < 1.25
 
 
 class _BlurrySegmenter:
