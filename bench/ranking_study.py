@@ -3,9 +3,10 @@
 Running the whole search per setting costs minutes; the ranking itself costs microseconds. So this study
 runs the pipeline ONCE per photo and keeps, per photo, the classifiers' logits on several views of the
 same screw (the crops of the shipped GrabCut mask and of the segmenter's raw mask, each also mirrored
-left-right, a class-preserving flip for every attribute), the measured sizes and the truth. Scoring
-settings are then compared on the cache (session 6 also tried crops of the GrabCut mask eroded / dilated
-by 1 px: no gain, dropped)::
+left-right, a class-preserving flip for every attribute; the engine's extra GrabCut cuts; since session 11
+the main and extra cuts turned by 180 degrees, ``*_r180``, for the upside-down mixture), the measured sizes,
+the pose's angle error and the truth. Scoring settings are then compared on the cache (session 6 also tried
+crops of the GrabCut mask eroded / dilated by 1 px: no gain, dropped)::
 
     python -m bench.ranking_study collect --seed 4600000 --n 300     # validation stream (~0.6 s a photo)
     python -m bench.ranking_study report runs/ranking-study/seed-4600000-n300.npz
@@ -39,13 +40,18 @@ SIZE_KEYS = (
 
 
 class _Cached:
-    """A segmenter stand-in that returns one precomputed segmentation (the same pass, two locators)."""
+    """A segmenter stand-in that returns one precomputed segmentation (the same pass, two locators); the
+    second look (``Segmenter.predict_tiled``) goes to the real segmenter."""
 
-    def __init__(self, seg: Any) -> None:
+    def __init__(self, seg: Any, real: Any) -> None:
         self.seg = seg
+        self.real = real
 
     def predict(self, image: NDArray[np.uint8]) -> Any:
         return self.seg
+
+    def predict_tiled(self, image: NDArray[np.uint8], zoom: float, first: Any) -> Any:
+        return self.real.predict_tiled(image, zoom, first)
 
 
 def collect(
@@ -69,6 +75,7 @@ def collect(
     from core.errors import FvwError
     from core.locate import Locator
     from core.paths import runs_dir
+    from core.pose.canonical import upside_down
     from core.search.engine import default_engine, most_screw_like
     from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
@@ -77,7 +84,14 @@ def collect(
     torch.set_num_threads(1)
     engine = default_engine()
     base = engine.locator
-    rec: dict[str, list[Any]] = {"index": [], "sku_row": [], "found": [], "iou": []}
+    rec: dict[str, list[Any]] = {
+        "index": [],
+        "sku_row": [],
+        "found": [],
+        "iou": [],
+        "angle_err": [],
+        "head_conf": [],
+    }
     for a in ATTRIBUTE_NAMES:
         rec[f"true_{a}"] = []
     logits: dict[str, list[NDArray[np.float32]]] = {}
@@ -98,14 +112,18 @@ def collect(
         view_names = [f"gc_v{r:g}" for r in cfg.view_reaches]
         try:
             seg = base.segmenter.predict(img)
-            res = Locator(_Cached(seg), base.rotationnet, cfg, base.verifier, edgenet=base.edgenet).locate(
-                img
-            )
-            raw = Locator(_Cached(seg), base.rotationnet, replace(cfg, refine_edges=False)).locate(img)
+            res = Locator(
+                _Cached(seg, base.segmenter), base.rotationnet, cfg, base.verifier, edgenet=base.edgenet
+            ).locate(img)
+            raw = Locator(
+                _Cached(seg, base.segmenter), base.rotationnet, replace(cfg, refine_edges=False)
+            ).locate(img)
         except FvwError:
             rec["found"].append(False)
             rec["iou"].append(0.0)
-            for v in (*VIEWS, *view_names):
+            rec["angle_err"].append(np.nan)
+            rec["head_conf"].append(np.nan)
+            for v in (*VIEWS, *view_names, "gc_r180", *(f"{n}_r180" for n in view_names)):
                 for a in engine.classifiers:
                     for f in ("", "_flip"):
                         logits.setdefault(f"{v}{f}/{a}", []).append(np.full(1, np.nan, np.float32))
@@ -119,6 +137,10 @@ def collect(
         tm = polygon_mask(photo.screw_polygon, *img.shape[:2])
         rec["found"].append(True)
         rec["iou"].append(float((screw.mask & tm).sum()) / max(float((screw.mask | tm).sum()), 1.0))
+        rec["angle_err"].append(
+            abs((screw.angle_deg - float(photo.meta["angle_deg"]) + 180.0) % 360.0 - 180.0)
+        )
+        rec["head_conf"].append(float(screw.head_confidence))
         coins = res.segmentation.instances.get("coin", [])
         gains = coin_gains(img, coins[0], coin) if res.coin is not None and coins else None
         views = {
@@ -126,6 +148,8 @@ def collect(
             "raw": screw_raw.canonical,
             **dict(zip(view_names, screw.views, strict=True)),
         }
+        # the same cuts turned upside down: what the classifiers say if the pose put the head at the wrong end
+        views.update({f"{v}_r180": upside_down(views[v]) for v in ("gc", *view_names)})
         with torch.inference_mode():
             for v, can in views.items():
                 crops = crops_from_canonical(can, gains).as_dict()
@@ -164,7 +188,8 @@ def load(paths: list[str]) -> dict[str, NDArray[Any]]:
 
 def softmax(z: NDArray[np.floating], t: float = 1.0) -> NDArray[np.float64]:
     z = np.asarray(z, np.float64) / t
-    z = z - np.nanmax(z, axis=-1, keepdims=True)
+    top = np.max(np.where(np.isnan(z), -np.inf, z), axis=-1, keepdims=True)
+    z = z - np.where(np.isfinite(top), top, 0.0)  # a photo without a screw is a NaN row, and stays one
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -303,7 +328,13 @@ def report(paths: list[str], allowance_file: str = "") -> None:
                 print(
                     f"| overall length, allowance: {label}, rel_sigma {rel} | {'+'.join(views)} | {a['top1']:.3f} | {a['top5']:.3f} |"
                 )
-    extra = sorted({k.split("/")[1] for k in cache if k.startswith("logits/gc_v") and "_flip" not in k})
+    extra = sorted(
+        {
+            k.split("/")[1]
+            for k in cache
+            if k.startswith("logits/gc_v") and not k.split("/")[1].endswith(("_flip", "_r180"))
+        }
+    )
     if extra:
         table = tables.get("fitted on training photos", catalog_allowance())
         cfg = ScoringConfig(head_allowance=table)
@@ -324,6 +355,67 @@ def report(paths: list[str], allowance_file: str = "") -> None:
                 + " | ".join(f"{x:.3f}" for x in accs)
                 + f" | {r['top1']:.3f} | {r['top5']:.3f} |"
             )
+    if "logits/gc_r180/head" in cache:
+        cfg = ScoringConfig(head_allowance=tables.get("fitted on training photos", catalog_allowance()))
+        flipped = int(np.sum(cache["angle_err"][found] > 90)) if "angle_err" in cache else -1
+        print(
+            f"Upside-down mixture ({flipped} found screws with the head at the wrong end, angle error > 90 deg):"
+        )
+        print("| prior of upside down | SKU top-1 | top-5 |")
+        print("|---|---|---|")
+        for row in upside_down_figures(cache, scoring=cfg):
+            print(f"| {row['prior']:g} | {row['top1']:.3f} | {row['top5']:.3f} |")
+
+
+def upside_down_figures(
+    cache: dict[str, NDArray[Any]],
+    priors: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2),
+    scoring: Any = None,
+) -> list[dict[str, float]]:
+    """SKU top-1 / top-5 when each SKU's score also considers the screw upside down (the pose's head at the wrong
+    end) with probability ``prior``: ``log((1 - prior) exp(S_up) + prior exp(S_down))``, the classifiers read on
+    the cuts turned by 180 degrees for ``S_down`` (views gc, gc_v0 and their mirrors)."""
+    from core.search.scoring import ScoringConfig, SizeMeasurement, score_catalog
+
+    cat = _catalog()
+    scoring = scoring or ScoringConfig()
+    names = tuple(sorted({k.split("/")[2] for k in cache if k.startswith("logits/gc/")}))
+    extra = [v for v in ("gc_v0",) if f"logits/{v}_r180/{names[0]}" in cache]
+    up = tuple(v + f for v in ("gc", *extra) for f in ("", "_flip"))
+    down = tuple(v + "_r180" + f for v in ("gc", *extra) for f in ("", "_flip"))
+    pu = {a: probs_of(cache, a, up) for a in names}
+    pd = {a: probs_of(cache, a, down) for a in names}
+    n = len(cache["found"])
+    ranks: dict[float, list[int]] = {e: [] for e in priors}
+    for i in range(n):
+        if not cache["found"][i]:
+            for e in priors:
+                ranks[e].append(len(cat.length_mm))  # no answer: a miss at any k
+            continue
+
+        def m(v: float, s: float) -> SizeMeasurement:
+            return SizeMeasurement(
+                None if not np.isfinite(v) else float(v), 0.0 if not np.isfinite(s) else float(s)
+            )
+
+        sz = {k: cache[f"size/gc/{k}"][i] for k in SIZE_KEYS}
+        sizes = (
+            m(sz["length_mm"], sz["length_mm_std"]),
+            m(sz["diameter_mm"], sz["diameter_mm_std"]),
+            scoring,
+            m(sz["overall_length_mm"], sz["overall_length_mm_std"]),
+        )
+        s_up = score_catalog(cat, {a: pu[a][i] for a in names}, *sizes)
+        s_down = score_catalog(cat, {a: pd[a][i] for a in names}, *sizes)
+        truth = int(cache["sku_row"][i])
+        for e in priors:
+            s = s_up if e == 0 else np.logaddexp(np.log1p(-e) + s_up, np.log(e) + s_down)
+            ranks[e].append(int((s > s[truth]).sum()))
+    out = []
+    for e in priors:
+        r = np.asarray(ranks[e])
+        out.append({"prior": e, "top1": float(np.mean(r == 0)), "top5": float(np.mean(r < 5))})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

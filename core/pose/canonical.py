@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from core.pose.geometry import rotation_to_head_up
 
-__all__ = ["CanonicalScrew", "canonicalize", "split_parts", "row_widths"]
+__all__ = ["CanonicalScrew", "canonicalize", "split_parts", "row_widths", "upside_down"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,24 @@ def canonicalize(
         head=rgba[head[0] : head[1]],  # type: ignore
         body=rgba[body[0] : body[1]],  # type: ignore
         tip=rgba[tip[0] : tip[1]],  # type: ignore
+        head_rows=head,
+        body_rows=body,
+        tip_rows=tip,
+    )
+
+
+def upside_down(screw: CanonicalScrew) -> CanonicalScrew:
+    """The same canonical screw turned by 180 degrees (the other end up), its parts split again: what the
+    classifiers would read had the pose put the head at the other end."""
+    rgba = np.ascontiguousarray(screw.image[::-1, ::-1])
+    m = np.ascontiguousarray(screw.mask[::-1, ::-1])
+    head, body, tip = split_parts(m)
+    return CanonicalScrew(
+        image=rgba,
+        mask=m,
+        head=rgba[head[0] : head[1]],
+        body=rgba[body[0] : body[1]],
+        tip=rgba[tip[0] : tip[1]],
         head_rows=head,
         body_rows=body,
         tip_rows=tip,

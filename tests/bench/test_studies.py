@@ -60,3 +60,31 @@ def test_blob_rules_pick_the_true_screw_from_a_cache(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| mean probability (until session 6) | 1 / 2 | 0 / 1 |" in out
     assert "| mean probability^16 x sqrt(area) (shipped since session 6) | 2 / 2 | 1 / 1 |" in out
+
+
+def test_upside_down_mixture_rescues_a_screw_read_at_the_wrong_end():
+    """A cache where the classifiers are sure of the TRUE SKU only on the cuts turned by 180 degrees (head up they
+    are unsure and lean to another): the plain score misses it, the mixture with a prior of upside down ranks it
+    first; a photo without a screw is a miss."""
+    from bench.ranking_study import _catalog, upside_down_figures
+    from core.catalog.taxonomy import ATTRIBUTE_NAMES, values_of
+
+    cat = _catalog()
+    row = 123
+    cache: dict[str, np.ndarray] = {"found": np.array([True, False]), "sku_row": np.array([row, row])}
+    for a in ATTRIBUTE_NAMES:
+        c = len(values_of(a))
+        true = int(getattr(cat, f"{a}_idx")[row])
+        right = np.full(c, -5.0, np.float32)
+        right[true] = 5.0
+        wrong = np.zeros(c, np.float32)  # the head-up reading: unsure, leaning to another SKU
+        wrong[(true + 1) % c] = 1.0
+        for v in ("gc", "gc_flip"):
+            cache[f"logits/{v}/{a}"] = np.stack([wrong, np.full(c, np.nan, np.float32)])
+            cache[f"logits/{v[:2]}_r180{v[2:]}/{a}"] = np.stack([right, np.full(c, np.nan, np.float32)])
+    for k in ("length_mm", "length_mm_std", "diameter_mm", "diameter_mm_std", "overall_length_mm"):
+        cache[f"size/gc/{k}"] = np.full(2, np.nan)
+    cache["size/gc/overall_length_mm_std"] = np.full(2, np.nan)
+    rows = upside_down_figures(cache, priors=(0.0, 0.2))
+    assert rows[0] == {"prior": 0.0, "top1": 0.0, "top5": 0.0}
+    assert rows[1] == {"prior": 0.2, "top1": 0.5, "top5": 0.5}

@@ -90,3 +90,25 @@ def test_canonical_is_head_up_with_parts() -> None:
 def test_empty_mask_raises_no_screw_found() -> None:
     with pytest.raises(NoScrewFoundError, match="no screw found"):
         axis_from_mask(np.zeros((10, 10), bool))
+
+
+def test_upside_down_is_the_canonical_cut_at_the_opposite_angle() -> None:
+    """Turning the head-up canvas by 180 degrees gives what canonicalize gives with the head at the other end."""
+    from core.pose.canonical import upside_down
+
+    m = _screw_mask(40.0)
+    img = np.full((*m.shape, 3), 90, np.uint8)
+    img[m] = (200, 200, 200)
+    ax = axis_from_mask(m)
+    ang, _ = head_side(m, ax)
+    can = canonicalize(img, m, ax.center, ang, ax.length_px)
+    down = upside_down(can)
+    other = canonicalize(img, m, ax.center, ang + 180.0, ax.length_px)
+    assert down.mask.shape == can.mask.shape
+    assert (down.mask ^ other.mask).mean() < 0.03  # the same picture up to a pixel of resampling
+    widths = down.mask.sum(1)
+    assert widths[-(len(widths) // 8) :].max() > 1.5 * np.median(
+        widths[: len(widths) // 3]
+    )  # head at the bottom
+    assert down.head_rows == other.head_rows or abs(down.head_rows[1] - other.head_rows[1]) <= 2
+    assert np.array_equal(upside_down(down).image, can.image)  # twice = unchanged
