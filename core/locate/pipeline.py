@@ -291,7 +291,7 @@ class Locator:
             and _doubtful(look, self.config.verify_min)
             and hasattr(self.segmenter, "predict_tiled")
         ):
-            second = self._look(image, self.segmenter.predict_tiled(image, zoom, first))
+            second = self._look(image, _small_screws(self.segmenter.predict_tiled(image, zoom, first)), True)
             if _best_score(second) > _best_score(look):
                 look = second
         seg, screws, raw, scores = look
@@ -320,20 +320,25 @@ class Locator:
         ]
         return LocateResult(found, scale, reason, seg)
 
-    def _look(self, image: NDArray[np.uint8], seg: Segmentation) -> _Look:
+    def _look(self, image: NDArray[np.uint8], seg: Segmentation, second: bool = False) -> _Look:
         """One segmentation's screw blobs, refined and verified: (segmentation holding the kept blobs, kept
-        blobs, the same as the segmenter gave them, their verifier scores or None)."""
+        blobs, the same as the segmenter gave them, their verifier scores or None). A ``second`` look keeps
+        only the blobs the verifier accepts (no doubted best blob kept anyway)."""
         seg, raw = self._blobs(image, seg)
         screws = seg.instances.get("screw", [])
         scores: list[float | None] = [None] * len(screws)
         if screws and self.verifier is not None:
-            keep, scores = self._verified(image, seg, screws)
+            keep, scores = self._verified(image, seg, screws, keep_best=not second)
             screws, raw = [screws[i] for i in keep], [raw[i] for i in keep]
             seg = replace(seg, instances={**seg.instances, "screw": screws})
         return seg, screws, raw, scores
 
     def _verified(
-        self, image: NDArray[np.uint8], seg: Segmentation, screws: list[NDArray[np.bool_]]
+        self,
+        image: NDArray[np.uint8],
+        seg: Segmentation,
+        screws: list[NDArray[np.bool_]],
+        keep_best: bool = True,
     ) -> tuple[list[int], list[float | None]]:
         """The indices of the blobs the verifier calls screws (largest first, as the segmenter gave them) and
         their scores."""
@@ -342,12 +347,24 @@ class Locator:
         assert self.verifier is not None
         p = verify_blobs(self.verifier, image, seg.probs[seg.classes.index("screw")], screws)
         keep = [i for i, v in enumerate(p) if v >= self.config.verify_min]
-        if not keep and self.config.verify_keep_best:
+        if not keep and keep_best and self.config.verify_keep_best:
             keep = [int(np.argmax(p))]
         return keep, [p[i] for i in keep]
 
 
 _Look = tuple[Segmentation, list[NDArray[np.bool_]], list[NDArray[np.bool_]], list[float | None]]
+
+#: The second look is for screws too small or faint for the first: its blobs larger than this share of the photo
+#: are dropped (on a busy background the tiled pass can mark the whole photo: a gravel photo of the held-out
+#: stream, session 11, came back as one photo-sized "screw").
+SECOND_LOOK_MAX_AREA = 0.1
+
+
+def _small_screws(seg: Segmentation) -> Segmentation:
+    """``seg`` without the screw blobs larger than :data:`SECOND_LOOK_MAX_AREA` of the photo."""
+    limit = SECOND_LOOK_MAX_AREA * seg.probs.shape[1] * seg.probs.shape[2]
+    screws = [m for m in seg.instances.get("screw", []) if m.sum() <= limit]
+    return replace(seg, instances={**seg.instances, "screw": screws})
 
 
 def _best_score(look: _Look) -> float:

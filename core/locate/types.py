@@ -66,7 +66,8 @@ class LocateConfig:
         second_look_zoom: when the segmenter finds no screw, or the verifier doubts every blob (below
             ``verify_min``), the segmenter looks again at this zoom over its first pass, in tiles
             (:meth:`core.segment.Segmenter.predict_tiled`: small screws and screws on busy backgrounds), and the
-            look whose best blob the verifier likes more is kept. 1 = off. Costs ~6 first passes, only then.
+            look whose best blob the verifier likes more is kept; the second look keeps only blobs the verifier
+            accepts and none over a tenth of the photo. 1 = off. Costs ~6 first passes, only then.
     """
 
     coin: str = DEFAULT_COIN

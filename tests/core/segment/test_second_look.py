@@ -83,3 +83,26 @@ def test_bad_second_look_zoom_is_a_config_error(zoom: float) -> None:
     with pytest.raises(ConfigError) as e:
         LocateConfig(second_look_zoom=zoom)
     assert e.value.field == "second_look_zoom"
+
+
+def test_second_look_drops_blobs_too_large_to_be_a_missed_screw() -> None:
+    """A busy background can come back from the tiled pass as one photo-sized blob: dropped, the small one kept."""
+    from core.segment.predictor import Segmentation
+
+    class _Flooding(Segmenter):
+        def predict_tiled(self, image: np.ndarray, zoom: float, first: Segmentation) -> Segmentation:
+            out = super().predict_tiled(image, zoom, first)
+            flood = np.zeros(image.shape[:2], bool)
+            flood[400:, :600] = True  # a third of the photo
+            return Segmentation(
+                out.probs,
+                out.classes,
+                {**out.instances, "screw": [flood, *out.instances["screw"]]},
+                out.scale,
+            )
+
+    res = Locator(_Flooding(_ThinLineNet(), infer_size=512), config=LocateConfig(refine_edges=False)).locate(
+        _photo()
+    )
+    (screw,) = res.screws
+    assert screw.mask[301, 200:520].all() and screw.mask.sum() < 1000
