@@ -88,3 +88,15 @@ def test_upside_down_mixture_rescues_a_screw_read_at_the_wrong_end():
     rows = upside_down_figures(cache, priors=(0.0, 0.2))
     assert rows[0] == {"prior": 0.0, "top1": 0.0, "top5": 0.0}
     assert rows[1] == {"prior": 0.2, "top1": 0.5, "top5": 0.5}
+
+
+def test_search_latency_times_each_setting_over_the_photos(capsys):
+    from bench import search_latency
+
+    with pytest.raises(SystemExit) as e:
+        search_latency.main(["--n", "0"])
+    assert e.value.code == 2
+    assert search_latency.main(["--n", "1", "--max-pixels", "0", "50000", "--view-reaches", "0"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ") and "ms" not in r]
+    assert len(rows) == 4  # two box limits x (the engine's cuts, + reach 0)
+    assert rows[0].startswith("| 0 | none |") and rows[3].startswith("| 50,000 | (0.0,) |")
