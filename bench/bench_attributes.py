@@ -183,7 +183,7 @@ def _thread_orientation(n: int) -> dict[str, float | str]:
 #: Photos the end-to-end timing cycles through: the time of one photo depends on its screw (GrabCut's box
 #: grows with the screw) and on the blobs the segmenter finds, so one photo timed again and again (the bench
 #: until session 10) says little about the median over photos.
-E2E_PHOTOS = 10
+E2E_PHOTOS = 30
 
 
 def _e2e_setup():
@@ -241,5 +241,5 @@ register_timing(
     name=f"photo 1280x960 -> top-10 (end to end, {E2E_PHOTOS} photos in turn)",
     setup=_e2e_setup,
     unit="photo",
-    repeats=3 * E2E_PHOTOS,
+    repeats=E2E_PHOTOS,
 )

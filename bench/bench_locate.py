@@ -61,7 +61,7 @@ def _figures(n: int, n_short: int):
 
 #: Photos the timing cycles through (a photo's time depends on its screw and clutter: one photo timed again
 #: and again, the bench until session 10, says little about the median over photos).
-TIMED_PHOTOS = 10
+TIMED_PHOTOS = 30
 
 
 def _timing():
@@ -93,5 +93,5 @@ register_timing(
     setup=_timing,
     items=1,
     unit="photo",
-    repeats=3 * TIMED_PHOTOS,
+    repeats=TIMED_PHOTOS,
 )
