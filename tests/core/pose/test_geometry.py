@@ -70,13 +70,18 @@ def test_head_side_flips_with_the_screw() -> None:
     assert abs((a - b) % 360 - 180) < 2.0
 
 
-def test_canonical_is_head_up_with_parts() -> None:
-    m = _screw_mask(123.0)
+def _drawn_canonical(angle: float):
+    """A drawn screw at ``angle`` on a plain photo, turned head-up: (photo, mask, axis, head angle, canonical)."""
+    m = _screw_mask(angle)
     img = np.full((*m.shape, 3), 90, np.uint8)
     img[m] = (200, 200, 200)
     ax = axis_from_mask(m)
     ang, _ = head_side(m, ax)
-    can = canonicalize(img, m, ax.center, ang, ax.length_px)
+    return img, m, ax, ang, canonicalize(img, m, ax.center, ang, ax.length_px)
+
+
+def test_canonical_is_head_up_with_parts() -> None:
+    *_, can = _drawn_canonical(123.0)
     h, w = can.mask.shape
     assert h == pytest.approx(120, abs=3) and w == pytest.approx(1.9 * 16, abs=3)
     widths = can.mask.sum(1)
@@ -96,12 +101,7 @@ def test_upside_down_is_the_canonical_cut_at_the_opposite_angle() -> None:
     """Turning the head-up canvas by 180 degrees gives what canonicalize gives with the head at the other end."""
     from core.pose.canonical import upside_down
 
-    m = _screw_mask(40.0)
-    img = np.full((*m.shape, 3), 90, np.uint8)
-    img[m] = (200, 200, 200)
-    ax = axis_from_mask(m)
-    ang, _ = head_side(m, ax)
-    can = canonicalize(img, m, ax.center, ang, ax.length_px)
+    img, m, ax, ang, can = _drawn_canonical(40.0)
     down = upside_down(can)
     other = canonicalize(img, m, ax.center, ang + 180.0, ax.length_px)
     assert down.mask.shape == can.mask.shape
