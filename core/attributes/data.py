@@ -403,7 +403,9 @@ def build_crop_arrays(
             if on:
                 raise ConfigError(f"{name} needs a segmenter (exact masks are not cut)", field=name)
     it = _studio_samples(n, seed, width, height, locator, mode)
-    for crops, labels in tqdm(it, total=n, disable=not progress, desc=f"crops seed {seed}"):
+    per_photo = 1 + (len(view_reaches) if locator is not None else 0)  # samples a found screw gives
+    bar = tqdm(it, total=n * per_photo, disable=not progress, desc=f"crops seed {seed}", unit="crop")
+    for crops, labels in bar:
         for k, v in crops.items():
             xs[k].append(v)
         for k in ys:
