@@ -11,7 +11,7 @@ Training used streams 100 / 130 / 110 / 111 / 140 / 141, epoch selection 200 / 2
 
 from __future__ import annotations
 
-from bench.harness import register_figures, register_timing
+from bench.harness import in_turn, register_figures, register_timing
 
 _TEST = "runs/attributes/crops-test.npz"
 # held-out crop files per attribute: (exact masks, the shipped segmenter's masks)
@@ -180,15 +180,12 @@ def _thread_orientation(n: int) -> dict[str, float | str]:
     }
 
 
-#: Photos the end-to-end timing cycles through: the time of one photo depends on its screw (GrabCut's box
-#: grows with the screw) and on the blobs the segmenter finds, so one photo timed again and again (the bench
-#: until session 10) says little about the median over photos.
+#: Photos the end-to-end timing takes in turn, each once (``bench.harness.in_turn``; until session 10 one photo
+#: was timed again and again).
 E2E_PHOTOS = 30
 
 
 def _e2e_setup():
-    import itertools
-
     from core.catalog.catalog import load_arrays
     from core.errors import NoScrewFoundError
     from core.search.engine import default_engine
@@ -198,16 +195,9 @@ def _e2e_setup():
     engine = default_engine()
     arrays = load_arrays()
     photos = [render_index(arrays, "search", 4_000_000, i, StudioConfig()) for i in range(E2E_PHOTOS)]
-    cycle = itertools.cycle(photos)
-
-    def one() -> object:
-        photo = next(cycle)
-        try:
-            return engine.search(photo.image, coin=photo.meta["coin"]["type"], k=10)
-        except NoScrewFoundError:  # timed too: the user waits for that answer as well
-            return None
-
-    return one
+    return in_turn(
+        photos, lambda p: engine.search(p.image, coin=p.meta["coin"]["type"], k=10), (NoScrewFoundError,)
+    )
 
 
 register_figures(group="attributes", name="held-out crop accuracy (seeds 300 / 310)", fn=_attribute_figures)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.harness import register_figures, register_timing
+from bench.harness import in_turn, register_figures, register_timing
 
 
-def _models() -> tuple[Any, Any, Any, Any]:
+def _models() -> tuple[Any, Any, Any, Any, Any]:
     import torch
 
     from core.checkpoints import build_from_checkpoint
@@ -59,29 +59,20 @@ def _figures(n: int, n_short: int):
     return fn
 
 
-#: Photos the timing cycles through (a photo's time depends on its screw and clutter: one photo timed again
-#: and again, the bench until session 10, says little about the median over photos).
+#: Photos the timing takes in turn, each once (``bench.harness.in_turn``; until session 10 one photo was timed again
+#: and again).
 TIMED_PHOTOS = 30
 
 
 def _timing():
-    import itertools
-
     from core.errors import NoScrewFoundError
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
     seg, rn, ver, heads, edge = _models()
     loc = Locator(seg, rn, verifier=ver, head_reader=heads, edgenet=edge)
-    cycle = itertools.cycle([p.image for p in heldout_photos(TIMED_PHOTOS, "search", width=512, height=384)])
-
-    def one() -> object:
-        try:
-            return loc.locate(next(cycle))
-        except NoScrewFoundError:  # timed too: the answer takes as long
-            return None
-
-    return one
+    images = [p.image for p in heldout_photos(TIMED_PHOTOS, "search", width=512, height=384)]
+    return in_turn(images, loc.locate, (NoScrewFoundError,))
 
 
 register_figures(

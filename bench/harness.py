@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "MIN_REPEATS",
@@ -269,6 +270,28 @@ def register_timing(
         raise ValueError(f"{group}/{name}: items must be >= 1, got {items}")
     entry = TimingBench(group, name, setup, items, unit, max(MIN_REPEATS, int(repeats)), baseline, heavy)
     _current.add(entry)
+
+
+def in_turn(
+    items: Sequence[Any], call: Callable[[Any], object], answers: tuple[type[BaseException], ...] = ()
+) -> Callable[[], object]:
+    """The callable :func:`register_timing` times: ``call`` on the next of ``items`` each time, round robin.
+
+    One input timed again and again gives that input's time, not the median over inputs (photos differ by
+    their screws and clutter); with ``repeats=len(items)`` each item is timed once after the warm-up call.
+    Exceptions of ``answers`` (e.g. NoScrewFoundError) are answers the user waits for too: timed, not raised.
+    """
+    import itertools
+
+    cycle = itertools.cycle(items)
+
+    def one() -> object:
+        try:
+            return call(next(cycle))
+        except answers:
+            return None
+
+    return one
 
 
 def register_figures(

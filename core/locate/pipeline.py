@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -331,7 +331,7 @@ class Locator:
             keep, scores = self._verified(image, seg, screws, keep_best=not second)
             screws, raw = [screws[i] for i in keep], [raw[i] for i in keep]
             seg = replace(seg, instances={**seg.instances, "screw": screws})
-        return seg, screws, raw, scores
+        return _Look(seg, screws, raw, scores)
 
     def _verified(
         self,
@@ -352,7 +352,14 @@ class Locator:
         return keep, [p[i] for i in keep]
 
 
-_Look = tuple[Segmentation, list[NDArray[np.bool_]], list[NDArray[np.bool_]], list[float | None]]
+class _Look(NamedTuple):
+    """One look of the segmenter at a photo, after refinement and verification."""
+
+    seg: Segmentation  # holding the kept screw blobs
+    screws: list[NDArray[np.bool_]]  # kept blobs, refined
+    raw: list[NDArray[np.bool_]]  # the same blobs as the segmenter gave them
+    scores: list[float | None]  # their verifier scores (None without a verifier)
+
 
 #: The second look is for screws too small or faint for the first: its blobs larger than this share of the photo
 #: are dropped (on a busy background the tiled pass can mark the whole photo: a gravel photo of the held-out
@@ -370,10 +377,9 @@ def _small_screws(seg: Segmentation) -> Segmentation:
 def _best_score(look: _Look) -> float:
     """How much a look is worth: the verifier's best score among its blobs (1 for blobs no verifier scored),
     -1 without a blob."""
-    scores = look[3]
-    if not scores:
+    if not look.scores:
         return -1.0
-    return max(1.0 if v is None else float(v) for v in scores)
+    return max(1.0 if v is None else float(v) for v in look.scores)
 
 
 def _doubtful(look: _Look, verify_min: float) -> bool:

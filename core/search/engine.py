@@ -63,7 +63,8 @@ def most_screw_like(screws: list[Any]) -> Any:
 #: 0 0.5 2``), SKU top-1 / top-5: reach-0 cut alone (session 7) 0.786 / 0.858, reach-1 cut alone 0.772 / 0.870,
 #: reach 1 + reach 0 **0.788 / 0.878**, + 0.5 or + 2 or all four 0.790-0.792 / 0.876-0.882 (one cut is cheaper).
 #: Since session 11 none: with EdgeNet redrawing the main outline (session 10) the reach-0 cut no longer earns its
-#: GrabCut (~110 ms of a 1280x960 photo's median time): same validation photos, main cut alone vs + reach 0, with
+#: GrabCut (50-150 ms of a 1280x960 photo's median time, ``python -m bench.search_latency --view-reaches 0``): same
+#: validation photos, SKU top-1 / top-5 with the main cut alone vs + reach 0, with
 #: GrabCut's box at full size 0.898 / 0.940 vs 0.900 / 0.936, shrunk to 100,000 px (shipped,
 #: ``GrabCutConfig.max_pixels``) 0.892 / 0.940 vs 0.896 / 0.938, to 50,000 px 0.886 / 0.940 vs 0.890 / 0.940.
 SEARCH_VIEW_REACHES: tuple[float, ...] = ()

@@ -61,8 +61,9 @@ class GrabCutConfig:
         max_pixels: a box with more pixels than this is cut at a lower resolution (shrunk to about this many
             pixels, the answer enlarged back; 0 = always at full size). GrabCut's time grows with the box: a
             large screw in a 1280x960 photo took ~0.7 s a cut at full size, and the search's median photo -> top-10
-            time over 24 validation photos (main cut only) was 468 ms at full size, 341 ms at 100,000 px, 280 ms
-            at 50,000 px. The shrunk cut is ~2 px fatter where edges blend, but EdgeNet redraws the main outline
+            time over 24 validation photos (main cut only; ``python -m bench.search_latency --max-pixels 0 100000
+            50000``) was 497 ms at full size, 364 ms at 100,000 px (median of 3 runs: 345-401 ms), 285 ms at
+            50,000 px. The shrunk cut is ~2 px fatter where edges blend, but EdgeNet redraws the main outline
             at full size after it: SKU top-1 / top-5 on the 500 validation photos (``bench.ranking_study``)
             0.898 / 0.940 at full size, **0.892 / 0.940** at 100,000 px, 0.886 / 0.940 at 50,000 px.
     """

@@ -141,3 +141,21 @@ def test_bad_selection_and_bad_registration(fake_pkg, tmp_path: Path, capsys: py
         harness.register_timing(group="g1", name="slow", setup=lambda: lambda: None)
     harness.register_timing(group="g9", name="few", setup=lambda: lambda: None, repeats=2)
     assert registry.entries[-1].repeats == harness.MIN_REPEATS  # median of >= 5 runs, always
+
+
+def test_in_turn_takes_each_item_once_per_round_and_times_expected_errors():
+    from bench.harness import in_turn
+
+    seen: list[int] = []
+
+    def call(i: int) -> int:
+        seen.append(i)
+        if i == 2:
+            raise KeyError(i)  # an answer (e.g. "no screw found"), not a failure
+        return i * 10
+
+    one = in_turn([0, 1, 2], call, (KeyError,))
+    assert [one() for _ in range(4)] == [0, 10, None, 0]
+    assert seen == [0, 1, 2, 0]
+    with pytest.raises(KeyError):
+        in_turn([2], call)()  # not listed as an answer: raised

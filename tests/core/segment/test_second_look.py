@@ -64,16 +64,17 @@ def test_locator_takes_a_second_look_when_no_screw_is_found() -> None:
 
 
 def test_second_look_is_kept_only_when_the_verifier_likes_it_better() -> None:
-    from core.locate.pipeline import _best_score, _doubtful
+    from core.locate.pipeline import _best_score, _doubtful, _Look
 
-    seg = np.zeros(1)
-    none = (seg, [], [], [])
-    doubted = (seg, [seg], [seg], [0.2])
-    sure = (seg, [seg, seg], [seg, seg], [0.3, 0.9])
-    unverified = (seg, [seg], [seg], [None])
-    assert [_best_score(x) for x in (none, doubted, sure, unverified)] == [-1.0, 0.2, 0.9, 1.0]  # type: ignore[arg-type]
-    assert _doubtful(none, 0.5) and _doubtful(doubted, 0.5)  # type: ignore[arg-type]
-    assert not _doubtful(sure, 0.5) and not _doubtful(unverified, 0.5)  # type: ignore[arg-type]
+    seg = Segmenter(_ThinLineNet(), infer_size=512).predict(_photo())
+    blob = np.zeros((768, 1024), bool)
+    none = _Look(seg, [], [], [])
+    doubted = _Look(seg, [blob], [blob], [0.2])
+    sure = _Look(seg, [blob, blob], [blob, blob], [0.3, 0.9])
+    unverified = _Look(seg, [blob], [blob], [None])
+    assert [_best_score(x) for x in (none, doubted, sure, unverified)] == [-1.0, 0.2, 0.9, 1.0]
+    assert _doubtful(none, 0.5) and _doubtful(doubted, 0.5)
+    assert not _doubtful(sure, 0.5) and not _doubtful(unverified, 0.5)
 
 
 @pytest.mark.parametrize("zoom", [0.5, 5.0])
