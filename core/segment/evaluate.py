@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from core.measure.screw import length_px_along_axis
 from core.segment.data import HELDOUT_SEED, VAL_SEED, studio_masks
 from core.segment.predictor import DEFAULT_INFER_SIZE, DEFAULT_THRESHOLD, Segmenter, clean_instances
+from core.synth.profile import overall_length_mm
 
 __all__ = ["evaluate_heldout", "heldout_photos", "threshold_sweep", "main"]
 
@@ -102,7 +102,9 @@ def evaluate_heldout(
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
         a found screw), ``angle_err_median_deg``, ``head_side_correct`` (found screws whose head direction is
         within 90 deg of the truth), ``length_err_median`` / ``diameter_err_median`` (relative; length =
-        nominal, under the head), ``overall_length_err_median`` (head to tip, vs the true mask's extent),
+        nominal, under the head), ``overall_length_err_median`` (head to tip, vs the screw the studio drew:
+        :func:`core.synth.profile.overall_length_mm`; until session 11 vs the true mask's pixel extent at the
+        studio's scale before its perspective tilt, which held the tilt and the mask's extra pixel),
         ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
         and ``latency_ms_median`` of one locate call.
     """
@@ -139,10 +141,8 @@ def evaluate_heldout(
         if best.length_mm is not None and best.diameter_mm is not None:
             lerr.append(abs(best.length_mm - photo.meta["length_mm"]) / photo.meta["length_mm"])
             derr.append(abs(best.diameter_mm - photo.meta["diameter_mm"]) / photo.meta["diameter_mm"])
-        if best.overall_length_mm is not None and photo.meta.get("px_per_mm"):
-            true_overall = (
-                length_px_along_axis(truth["screw"], photo.meta["angle_deg"]) / photo.meta["px_per_mm"]
-            )
+        if best.overall_length_mm is not None and photo.sku is not None:
+            true_overall = overall_length_mm(photo.sku)
             oerr.append(abs(best.overall_length_mm - true_overall) / true_overall)
     out: dict[str, float] = {}
     for c, (ni, npred, ntrue) in acc.items():
@@ -154,7 +154,7 @@ def evaluate_heldout(
     out["angle_err_median_deg"] = float(np.median([min(e, 180 - e) for e in ang])) if ang else nan
     out["head_side_correct"] = float(np.mean([e < 90 for e in ang])) if ang else nan
     out["length_err_median"] = float(np.median(lerr)) if lerr else nan
-    # head to tip, against the true mask's extent: the mask and the coin's error without the nominal-length convention
+    # head to tip, against the drawn screw's: the mask and the coin's error without the nominal-length convention
     out["overall_length_err_median"] = float(np.median(oerr)) if oerr else nan
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
@@ -254,6 +254,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="redraw a coin only when its whole outline is an ellipse",
     )
+    p.add_argument(
+        "--no-coin-edges",
+        action="store_true",
+        help="keep the segmenter's coin outline (no fit on the photo's edges)",
+    )
+    p.add_argument(
+        "--no-coin-affine", action="store_true", help="one scale in every direction (not the coin ellipse's)"
+    )
+    p.add_argument("--mask-oversize", type=float, default=LocateConfig.mask_oversize_px, help="px")
     p.add_argument("--max-coins", type=int, default=LocateConfig.max_coins, help="coin blobs kept (0 = all)")
     p.add_argument(
         "--no-refine-edges", action="store_true", help="skip the GrabCut refinement of the screw masks"
@@ -305,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
         coin_robust=not a.no_coin_robust,
+        coin_edges=not a.no_coin_edges,
+        coin_affine=not a.no_coin_affine,
+        mask_oversize_px=a.mask_oversize,
         max_coins=a.max_coins,
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
@@ -320,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": a.threshold,
         "max_coins": a.max_coins,
         "coin_robust": not a.no_coin_robust,
+        "coin_edges": not a.no_coin_edges,
+        "coin_affine": not a.no_coin_affine,
+        "mask_oversize_px": a.mask_oversize,
         "refine_edges": not a.no_refine_edges,
         "verifier": None if ver is None else (a.verifier or "shipped"),
         "verify_min": a.verify_min,

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from core.catalog.catalog import SKU
 from core.catalog.geometry import HEAD_GEOMETRY, THREAD_FRACTION
 
-__all__ = ["ScrewProfile", "build_profile", "eye_inner_radius", "WOOD_TIPS"]
+__all__ = ["ScrewProfile", "build_profile", "eye_inner_radius", "overall_length_mm", "WOOD_TIPS"]
 
 WOOD_TIPS: Final[frozenset[str]] = frozenset({"sharp", "needle", "type_17", "type_f"})
 _Pts = list[tuple[float, float]]
@@ -175,6 +175,25 @@ def _eye_polygon(big_r: float, r: float, u_join: float) -> tuple[_Pts, _Pts]:
     return upper, lower
 
 
+def _head_and_total(sku: SKU) -> tuple[float, float]:
+    """(head length, head-to-tip length) of the drawn screw in mm."""
+    d = sku.diameter_mm
+    geo = HEAD_GEOMETRY[sku.head]
+    h = geo.height * d
+    if sku.head == "eye":
+        head_len = 2 * geo.diameter * d / 2 - 0.3 * d / 2
+        return head_len, head_len + sku.length_mm
+    if geo.countersunk:
+        return h, max(sku.length_mm, h + 0.5 * d)
+    return h, h + sku.length_mm
+
+
+def overall_length_mm(sku: SKU) -> float:
+    """Head-to-tip length of the screw the studio draws for ``sku``, in mm (the catalog's length is nominal:
+    under the head, except for countersunk heads)."""
+    return _head_and_total(sku)[1]
+
+
 def build_profile(sku: SKU, px_per_mm: float = 10.0) -> ScrewProfile:
     """Outline of ``sku`` in mm; thread teeth are drawn only when the pitch spans >= 3 pixels.
 
@@ -190,13 +209,7 @@ def build_profile(sku: SKU, px_per_mm: float = 10.0) -> ScrewProfile:
     wood = sku.tip in WOOD_TIPS
     pitch = 0.42 * d if wood else 0.125 * d + 0.1
     depth = (0.36 if wood else 0.3) * pitch
-    if sku.head == "eye":
-        head_len = 2 * big_r - 0.3 * r
-        total = head_len + sku.length_mm
-    elif geo.countersunk:
-        head_len, total = h, max(sku.length_mm, h + 0.5 * d)
-    else:
-        head_len, total = h, h + sku.length_mm
+    head_len, total = _head_and_total(sku)
     spec = _TIPS[sku.tip]
     tip_len = min(spec[-1][0] * d, 0.6 * (total - head_len))
     tip_u0 = total - tip_len

@@ -111,6 +111,20 @@ def test_ground_truth_geometry():
     assert head_side_of(270) == "left" and head_side_of(359) == "top"
 
 
+@pytest.mark.parametrize("head", ["pan", "flat", "eye", "hex"])
+def test_overall_length_is_the_drawn_head_to_tip(head):
+    from core.synth.profile import overall_length_mm
+
+    cfg = StudioConfig(width=320, height=240, degrade=False, perspective=0.0)
+    sku = _sku(head=head, length=30, d=4)
+    m = render_photo(sku, 5, cfg).meta
+    drawn = np.hypot(*(np.asarray(m["head_xy"]) - np.asarray(m["tip_xy"]))) / m["px_per_mm"]
+    assert overall_length_mm(sku) == pytest.approx(drawn, rel=1e-3)
+    assert (overall_length_mm(sku) == pytest.approx(30.0)) == (
+        head == "flat"
+    )  # countersunk: overall = nominal
+
+
 def test_kinds_and_errors():
     cfg = StudioConfig(width=160, height=120, degrade=False)
     assert render_photo(None, 1, cfg, kind="coin").screw_polygon is None
