@@ -18,7 +18,7 @@ __all__ = ["draw_overlay", "write_result"]
 
 
 def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.uint8]:
-    """RGB copy of the photo with screw outlines, head arrows and the coin circle."""
+    """RGB copy of the photo with screw outlines, head arrows and the coin (its fitted ellipse or circle)."""
     out = image.copy()
     for i, s in enumerate(result.screws):
         pts = np.round(np.array(s.polygon)).astype(np.int32)
@@ -31,7 +31,10 @@ def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.u
         )
         label = f"#{i} {s.length_mm:.1f}mm" if s.length_mm is not None else f"#{i}"
         cv2.putText(out, label, (int(c[0]) + 5, int(c[1])), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
-    if result.coin is not None:
+    if result.coin is not None and result.coin.ellipse is not None:
+        e = result.coin.ellipse  # the outline fitted on the photo's edges
+        cv2.ellipse(out, ((e.cx, e.cy), (2 * e.a, 2 * e.b), e.angle_deg), (40, 120, 255), 2, cv2.LINE_AA)
+    elif result.coin is not None:
         ci = result.coin.circle
         cv2.circle(
             out, (int(round(ci.cx)), int(round(ci.cy))), int(round(ci.r)), (40, 120, 255), 2, cv2.LINE_AA

@@ -17,9 +17,13 @@ from core.measure import (
     CoinScale,
     coin_disc,
     coin_scale,
+    ellipse_mask,
+    fit_ellipse,
     head_height_px,
     length_px_along_axis,
     measure_screw,
+    refine_ellipse_on_edges,
+    scale_from_ellipse,
     shank_diameter_px,
 )
 from core.measure.head_allowance import nominal_from_overall
@@ -167,6 +171,10 @@ class Locator:
         views = [canonicalize(image, m, axis.center, angle, axis.length_px) for m in view_masks or []]
         length_px = length_px_along_axis(mask, angle)
         diameter_px = shank_diameter_px(can.mask, can.body_rows)
+        if scale is not None and scale.ellipse is not None:
+            # the coin's outline lies on the photo's edges; a mask (the labels' rasterisation) is wider
+            o = self.config.mask_oversize_px
+            length_px, diameter_px = max(length_px - o, 1.0), max(diameter_px - o, 1.0)
         head = head_height_px(can.mask, can.head_rows)
         # Catalog lengths are nominal: under the head, except for countersunk heads.
         nominal_px = length_px if head.countersunk else max(length_px - head.height_px, 1.0)
@@ -177,11 +185,29 @@ class Locator:
                 length_px, diameter_px, probs, self.head_reader.allowance
             )
             nominal_px, nominal_from = max(nominal_px, 1.0), "head classifier"
-        ppm, ppm_std = (scale.px_per_mm, scale.px_per_mm_std) if scale else (None, 0.0)
-        size = measure_screw(nominal_px, diameter_px, ppm, ppm_std, mask_rel_std=self.config.size_rel_std)
+        ppm, ppm_std, across = None, 0.0, None
+        if scale is not None:
+            # along the screw's axis and across it (they differ under a tilted camera, when the coin says how)
+            ppm, across = scale.px_per_mm, scale.px_per_mm
+            if self.config.coin_affine:
+                ppm, across = scale.px_per_mm_along(angle), scale.px_per_mm_along(angle + 90.0)
+            ppm_std = scale.px_per_mm_std * ppm / scale.px_per_mm
+        size = measure_screw(
+            nominal_px,
+            diameter_px,
+            ppm,
+            ppm_std,
+            mask_rel_std=self.config.size_rel_std,
+            across_px_per_mm=across,
+        )
         # The overall extent in mm too: the search scores it against each SKU's nominal length + head allowance.
         overall = measure_screw(
-            length_px, diameter_px, ppm, ppm_std, mask_rel_std=self.config.overall_rel_std
+            length_px,
+            diameter_px,
+            ppm,
+            ppm_std,
+            mask_rel_std=self.config.overall_rel_std,
+            across_px_per_mm=across,
         )
         reasons: dict[str, str] = {}
         cut = touches_border(mask)
@@ -232,6 +258,24 @@ class Locator:
         ranked.sort(key=lambda t: (not t[0], -t[1]))
         out = [m for _, _, m in ranked]
         return out[: self.config.max_coins] if self.config.max_coins > 0 else out
+
+    def _coin_scale(
+        self, image: NDArray[np.uint8], mask: NDArray[np.bool_]
+    ) -> tuple[CoinScale, NDArray[np.bool_] | None]:
+        """The scale of the reference coin and, when its outline was moved onto the photo's edges
+        (``coin_edges``), the coin's new mask (else None: the mask stays).
+
+        Raises:
+            NoCoinFoundError: empty mask.
+        """
+        if self.config.coin_edges:
+            fit = fit_ellipse(mask)
+            # only a blob that is an ellipse already (a redrawn disc): a ragged one has no outline to move
+            if fit is not None and fit.residual_rms <= 1.0:
+                edge = refine_ellipse_on_edges(image, fit)
+                if edge is not None:
+                    return scale_from_ellipse(edge, self.config.coin), ellipse_mask(mask.shape, edge)
+        return coin_scale(mask, self.config.coin), None
 
     def screw_blobs(self, image: NDArray[np.uint8]) -> Segmentation:
         """The segmentation with each screw blob's outline refined (when ``refine_edges``): the blobs the
@@ -309,9 +353,13 @@ class Locator:
             seg = replace(seg, instances={**seg.instances, "coin": coins})
         if coins:
             try:
-                scale = coin_scale(coins[0], self.config.coin)
+                scale, edge = self._coin_scale(image, coins[0])
             except NoCoinFoundError as e:
                 reason = e.message
+            else:
+                if edge is not None:
+                    coins = [edge, *coins[1:]]
+                    seg = replace(seg, instances={**seg.instances, "coin": coins})
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
         found = [

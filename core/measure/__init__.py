@@ -10,9 +10,12 @@ from core.measure.coin import (
     EllipseFit,
     coin_disc,
     coin_scale,
+    ellipse_mask,
     fit_circle,
     fit_ellipse,
     kasa_fit,
+    refine_ellipse_on_edges,
+    scale_from_ellipse,
 )
 from core.measure.screw import (
     HeadHeight,
@@ -32,6 +35,9 @@ __all__ = [
     "EllipseFit",
     "fit_ellipse",
     "coin_disc",
+    "ellipse_mask",
+    "refine_ellipse_on_edges",
+    "scale_from_ellipse",
     "fit_circle",
     "kasa_fit",
     "HeadHeight",

@@ -186,11 +186,11 @@ def measure_training_photos(seed: int, n: int) -> dict[str, NDArray[np.float64]]
         except FvwError:
             continue
         best = matching_screw(res.screws, truth) if res.coin is not None else None
-        if best is None or best.cut_by_border:
+        if best is None or best.cut_by_border or best.overall_length_mm is None:
             continue  # no scale, another object, a screw the segmenter lost, or a cut one: nothing to measure
         rows.append(
             (
-                best.length_px / res.coin.px_per_mm,
+                best.overall_length_mm,  # (in the coin's scale along the screw)
                 ph.sku.length_mm,
                 ph.sku.diameter_mm,
                 index_of("head", ph.sku.head),

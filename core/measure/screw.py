@@ -116,24 +116,28 @@ def measure_screw(
     px_per_mm: float | None,
     px_per_mm_std: float = 0.0,
     mask_rel_std: float = 0.0,
+    across_px_per_mm: float | None = None,
 ) -> ScrewSize:
     """Convert pixel sizes to millimetres and propagate the uncertainty.
 
     The std combines, in quadrature, pixel quantisation, the scale's std (``px_per_mm_std``) and
     ``mask_rel_std``: the relative error of a size read from a predicted mask (0 for an exact mask).
+    ``px_per_mm`` converts the length; ``across_px_per_mm`` (default the same) the diameter, for a scale that
+    differs across the screw's axis (a tilted camera, :meth:`core.measure.coin.CoinScale.px_per_mm_along`).
     """
     if px_per_mm is None:
         return ScrewSize(length_px, diameter_px, None, None, None, None)
-    if px_per_mm <= 0:
-        raise InputError(f"px_per_mm must be positive, got {px_per_mm}", field="px_per_mm")
+    across = px_per_mm if across_px_per_mm is None else across_px_per_mm
+    if px_per_mm <= 0 or across <= 0:
+        raise InputError(f"px_per_mm must be positive, got {px_per_mm}, {across}", field="px_per_mm")
     if mask_rel_std < 0:
         raise InputError(f"mask_rel_std must be >= 0, got {mask_rel_std}", field="mask_rel_std")
     rel_scale = px_per_mm_std / px_per_mm
 
-    def conv(px: float) -> tuple[float, float]:
-        mm = px / px_per_mm
+    def conv(px: float, ppm: float) -> tuple[float, float]:
+        mm = px / ppm
         return mm, mm * math.hypot(_QUANT_STD_PX / max(px, 1e-6), rel_scale, mask_rel_std)
 
-    lmm, lstd = conv(length_px)
-    dmm, dstd = conv(diameter_px)
+    lmm, lstd = conv(length_px, px_per_mm)
+    dmm, dstd = conv(diameter_px, across)
     return ScrewSize(length_px, diameter_px, lmm, lstd, dmm, dstd)

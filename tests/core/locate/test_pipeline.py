@@ -369,3 +369,36 @@ def test_locate_cli_edgenet_flags(tmp_path, capsys):
         main([str(path), "--out", str(tmp_path / "b"), "--edgenet", str(tmp_path / "nope.safetensors")]) == 2
     )
     assert "nope.safetensors" in capsys.readouterr().err
+
+
+def test_coin_outline_moves_onto_the_photos_edges() -> None:
+    """A segmenter's coin 2 px too large and 1 px off: the locator's coin mask and scale come from the photo's
+    edges (coin_edges) and are much closer to the truth than with the mask's own outline."""
+    import cv2
+
+    from core.catalog.coins import COINS
+
+    (photo,) = _photos(_long_uncut, width=512, height=384)
+    screw, coin = studio_masks(photo)
+    fat = cv2.dilate(coin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    fat = np.roll(fat, 1, axis=1)
+    kind = photo.meta["coin"]["type"]
+    true_ppm = 2 * photo.meta["coin"]["radius_px"] / COINS[kind]
+
+    def run(edges: bool):
+        cfg = LocateConfig(coin=kind, coin_edges=edges, refine_edges=False)
+        res = Locator(_TruthSegmenter(screw, fat), config=cfg).locate(photo.image)
+        m = res.segmentation.mask("coin")
+        return res, float((m & coin).sum() / (m | coin).sum())
+
+    off, iou_off = run(False)
+    on, iou_on = run(True)
+    assert off.coin is not None and on.coin is not None
+    assert off.coin.ellipse is None and on.coin.ellipse is not None
+    assert on.coin.circle.method == "ellipse on image edges"
+    assert iou_on > 0.95 and iou_on > iou_off + 0.03
+    assert abs(on.coin.px_per_mm / true_ppm - 1) < 0.02 < abs(off.coin.px_per_mm / true_ppm - 1)
+    assert (
+        on.to_json()["coin"]["ellipse"]["semi_axes_px"][0]
+        >= on.to_json()["coin"]["ellipse"]["semi_axes_px"][1]
+    )
