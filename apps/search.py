@@ -49,6 +49,11 @@ def _summary(res: SearchResult) -> str:
         lines.append(
             f"Coin {res.coin.get('type', '?')}: radius {float(res.coin.get('radius_px', 0)):.1f} px, "
             f"{float(res.coin.get('px_per_mm', 0)):.2f} px/mm"
+            + (
+                f", outline on the photo's edges, camera tilt ~{res.coin['tilt_deg']:.0f}°"
+                if "tilt_deg" in res.coin
+                else ""
+            )
         )
     for w in res.warnings:
         lines.append(f"⚠️ {w}")

@@ -1,9 +1,15 @@
-"""Coin circle fit -> pixels per millimetre.
+"""Coin -> pixels per millimetre: a circle fitted on the coin's mask, or an ellipse fitted on the photo's edges.
 
-The fit is a least-squares (Kasa) circle through the coin's outer contour, with contour points lying on
-the image border left out (a coin cut by the border still fits). ``cv2.minEnclosingCircle`` is the
-fallback when too few points remain. The contour runs through boundary pixel centres, half a pixel
-inside the true edge, so 0.5 px is added to the fitted radius.
+On a mask (:func:`coin_scale`): a least-squares (Kasa) circle through the coin's outer contour, with contour
+points lying on the image border left out (a coin cut by the border still fits). ``cv2.minEnclosingCircle`` is
+the fallback when too few points remain. The contour runs through boundary pixel centres and 0.5 px is added to
+the fitted radius: the coin's extent in pixels, the same convention as a screw's length read off its mask (the
+labels' rasterisation, every pixel the outline touches, is about a pixel wider than the outline).
+
+On the photo (:func:`refine_ellipse_on_edges`, :func:`scale_from_ellipse`, what the locator uses when it can):
+an ellipse on the coin's edge itself, sub-pixel, and the scale along any direction of a tilted camera
+(:meth:`CoinScale.px_per_mm_along`); sizes read off masks then lose the masks' extra pixel
+(``core.locate.LocateConfig.mask_oversize_px``).
 """
 
 from __future__ import annotations

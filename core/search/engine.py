@@ -186,7 +186,10 @@ class PipelineEngine:
                 "center": [round(float(c.circle.cx), 1), round(float(c.circle.cy), 1)],
                 "radius_px": round(float(c.circle.r), 2),
                 "px_per_mm": round(float(c.px_per_mm), 4),
+                "fit": c.circle.method,
             }
+            if c.ellipse is not None:  # seen at a slant: b / a = cos(tilt)
+                coin_info["tilt_deg"] = round(math.degrees(math.acos(min(c.ellipse.b / c.ellipse.a, 1.0))), 1)
         return SearchResult(
             overlay=draw_overlay(image, loc),
             crops={

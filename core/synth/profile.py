@@ -181,7 +181,8 @@ def _head_and_total(sku: SKU) -> tuple[float, float]:
     geo = HEAD_GEOMETRY[sku.head]
     h = geo.height * d
     if sku.head == "eye":
-        head_len = 2 * geo.diameter * d / 2 - 0.3 * d / 2
+        r = d / 2
+        head_len = 2 * geo.diameter * r - 0.3 * r  # the ring's outer diameter, less where the shank joins it
         return head_len, head_len + sku.length_mm
     if geo.countersunk:
         return h, max(sku.length_mm, h + 0.5 * d)

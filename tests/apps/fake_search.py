@@ -42,7 +42,15 @@ class FakeEngine:
             length_sigma_mm=None if no_coin else 0.4,
             diameter_mm=None if no_coin else 4.1,
             diameter_sigma_mm=None if no_coin else 0.1,
-            coin=None if no_coin else {"type": coin, "radius_px": 40.0, "px_per_mm": 3.4},
+            coin=None
+            if no_coin
+            else {
+                "type": coin,
+                "radius_px": 40.0,
+                "px_per_mm": 3.4,
+                "fit": "ellipse on image edges",
+                "tilt_deg": 11.6,
+            },
             attributes={"head": [("pan", 0.9), ("round", 0.05), ("truss", 0.03)]},
             matches=matches,
             warnings=["no coin found: sizes unavailable, ranking uses the attributes only"]

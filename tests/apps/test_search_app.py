@@ -34,6 +34,7 @@ def test_handler_returns_every_output(tmp_path):
     assert overlay.shape == (240, 320, 3)
     assert len(crops) == 2 and len(gallery) == 5 and len(table) == 5
     assert "20.3" in summary and "us_quarter" in summary
+    assert "3.40 px/mm" in summary and "camera tilt ~12°" in summary  # the coin as evidence
     assert attrs[0][:3] == ["head", 1, "Pan"]
     assert raw["matches"][0]["sku"] == "FVW-000000"
     assert eng.calls[-1][1:] == ("us_quarter", 5)

@@ -77,6 +77,8 @@ def test_search_returns_ranked_skus_with_evidence(scene):
     assert res.length_mm == pytest.approx(sku.length_mm + 0.7 * sku.diameter_mm, rel=0.12)
     # head to tip is the nominal length plus the head (or equal, for a countersunk head)
     assert res.overall_length_mm is not None and res.overall_length_mm >= res.length_mm - 1e-6
+    # the coin's outline was fitted on the photo's edges; the studio tilts its camera by a few degrees
+    assert res.coin["fit"] == "ellipse on image edges" and 0.0 <= res.coin["tilt_deg"] < 30.0
     js = res.to_json()
     assert js["overall_length_mm"] == res.overall_length_mm
     assert js["matches"][0]["sku"] == res.matches[0].sku
