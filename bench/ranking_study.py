@@ -60,11 +60,14 @@ def collect(
     start: int = 0,
     out: Path | None = None,
     view_reaches: tuple[float, ...] | None = None,
+    rot_tta: float = 0.0,
 ) -> Path:
     """Run the shipped pipeline on ``n`` search photos of ``seed`` and cache logits / sizes / truth.
 
     ``view_reaches`` (default: the engine's ``LocateConfig.view_reaches``): the extra GrabCut cuts whose logits
-    are kept as views ``gc_v<reach>`` (and ``gc_v<reach>_flip``)."""
+    are kept as views ``gc_v<reach>`` (and ``gc_v<reach>_flip``). ``rot_tta`` > 0: the main cut also turned head-up
+    at +-``rot_tta`` degrees off the measured axis, kept as views ``gc_vrot+D`` / ``gc_vrot-D`` (test-time
+    rotations; the report lists them with the extra cuts)."""
     import torch
     from tqdm import tqdm
 
@@ -75,7 +78,7 @@ def collect(
     from core.errors import FvwError
     from core.locate import Locator
     from core.paths import runs_dir
-    from core.pose.canonical import upside_down
+    from core.pose.canonical import canonicalize, upside_down
     from core.search.engine import default_engine, most_screw_like
     from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
@@ -110,6 +113,7 @@ def collect(
         if view_reaches is not None:
             cfg = replace(cfg, view_reaches=view_reaches)
         view_names = [f"gc_v{r:g}" for r in cfg.view_reaches]
+        rot_names = {f"gc_vrot{d:+g}": d for d in ((rot_tta, -rot_tta) if rot_tta > 0 else ())}
         try:
             seg = base.segmenter.predict(img)
             res = Locator(
@@ -123,7 +127,7 @@ def collect(
             rec["iou"].append(0.0)
             rec["angle_err"].append(np.nan)
             rec["head_conf"].append(np.nan)
-            for v in (*VIEWS, *view_names, "gc_r180", *(f"{n}_r180" for n in view_names)):
+            for v in (*VIEWS, *view_names, *rot_names, "gc_r180", *(f"{n}_r180" for n in view_names)):
                 for a in engine.classifiers:
                     for f in ("", "_flip"):
                         logits.setdefault(f"{v}{f}/{a}", []).append(np.full(1, np.nan, np.float32))
@@ -150,6 +154,10 @@ def collect(
         }
         # the same cuts turned upside down: what the classifiers say if the pose put the head at the wrong end
         views.update({f"{v}_r180": upside_down(views[v]) for v in ("gc", *view_names)})
+        for name, d in rot_names.items():
+            views[name] = canonicalize(
+                img, screw.mask, screw.center, screw.angle_deg + d, screw.length_px + 2.0
+            )
         with torch.inference_mode():
             for v, can in views.items():
                 crops = crops_from_canonical(can, gains).as_dict()
@@ -425,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--seed", type=int, required=True)
     c.add_argument("--n", type=int, default=300)
     c.add_argument("--start", type=int, default=0)
+    c.add_argument(
+        "--rot-tta",
+        type=float,
+        default=0.0,
+        help="also keep the main cut turned by +-DEG (views gc_vrot+-DEG)",
+    )
     c.add_argument("--out", default=None, help="cache file (default runs/ranking-study/seed-S-nN.npz)")
     c.add_argument(
         "--view-reaches",
@@ -443,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.seed == 4_000_000:
             p.error("seed 4,000,000 is the bench's held-out stream: choose settings on another seed")
         reaches = tuple(a.view_reaches) if a.view_reaches is not None else None
-        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None, reaches))
+        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None, reaches, a.rot_tta))
     else:
         report(a.cache, a.allowance)
     return 0

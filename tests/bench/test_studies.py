@@ -100,3 +100,14 @@ def test_search_latency_times_each_setting_over_the_photos(capsys):
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ") and "ms" not in r]
     assert len(rows) == 4  # two box limits x (the engine's cuts, + reach 0)
     assert rows[0].startswith("| 0 | none |") and rows[3].startswith("| 50,000 | (0.0,) |")
+
+
+@pytest.mark.slow
+def test_collect_keeps_rotated_views_when_asked(tmp_path):
+    """``--rot-tta`` adds the main cut turned by +-D degrees as views the report lists with the extra cuts."""
+    from bench.ranking_study import collect
+
+    out = collect(4_500_000, 1, out=tmp_path / "c.npz", rot_tta=4.0)
+    cache = dict(np.load(out))
+    for v in ("gc_vrot+4", "gc_vrot-4", "gc_vrot+4_flip"):
+        assert cache[f"logits/{v}/head"].shape == cache["logits/gc/head"].shape
