@@ -36,7 +36,7 @@ class LocateConfig:
             photos of seed 500,011, 512x384): coin IoU 0.909 -> 0.946; search SKU top-1 / top-5 on 500
             validation photos 0.780 / 0.854 -> 0.788 / 0.858.
         coin_edges: move the reference coin's outline (a redrawn disc) onto the photo's own edges
-            (:func:`core.measure.coin.refine_ellipse_on_edges`), and take the scale and the coin's mask from
+            (:func:`core.measure.coin_edges.refine_ellipse_on_edges`), and take the scale and the coin's mask from
             that ellipse. Validation, see the function: coin IoU 0.948 -> 0.961 (512x384) and 0.958 -> 0.978
             (1280x960); median scale error 2.5 % -> 0.7 % and 1.4 % -> 0.3 %.
         coin_affine: with an edge-fitted coin, convert lengths along the screw's axis and diameters across it

@@ -14,9 +14,8 @@ from core.measure.coin import (
     fit_circle,
     fit_ellipse,
     kasa_fit,
-    refine_ellipse_on_edges,
-    scale_from_ellipse,
 )
+from core.measure.coin_edges import refine_ellipse_on_edges, scale_from_ellipse
 from core.measure.screw import (
     HeadHeight,
     ScrewSize,
