@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from core.device import inference_layout
 from core.errors import CheckpointError
 from core.pose.canonical import CanonicalScrew
 
@@ -42,7 +43,7 @@ class HeadReader:
     """
 
     def __init__(self, model: torch.nn.Module, allowance: NDArray[np.floating], input_name: str = "head"):
-        self.model = model.eval()
+        self.model = inference_layout(model)
         self.allowance = np.asarray(allowance, np.float64)
         self.input_name = input_name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from core.errors import NoCoinFoundError, NoScrewFoundError
@@ -66,23 +68,23 @@ class Locator:
         head_reader: Any | None = None,
         edgenet: Any | None = None,
     ):
+        from core.device import inference_layout
+
+        def ready(m: Any) -> Any:  # eval mode, channels-last weights (EdgeNet ~2x faster on CPU)
+            return inference_layout(m) if isinstance(m, torch.nn.Module) else m
+
         self.segmenter = segmenter
-        self.rotationnet = rotationnet
+        self.rotationnet = ready(rotationnet)
         self.config = config or LocateConfig()
-        self.verifier = verifier
+        self.verifier = ready(verifier)
         self.head_reader = head_reader
-        self.edgenet = edgenet
+        self.edgenet = ready(edgenet)
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
-        return Locator(
-            self.segmenter,
-            self.rotationnet,
-            replace(self.config, **changes),
-            self.verifier,
-            self.head_reader,
-            self.edgenet,
-        )
+        out = copy.copy(self)  # the models are shared, not prepared again
+        out.config = replace(self.config, **changes)
+        return out
 
     @classmethod
     def from_files(
@@ -302,7 +304,9 @@ class Locator:
             if self.edgenet is not None and self.config.use_edgenet:
                 from core.segment.edgenet import edgenet_refine
 
-                screws = [edgenet_refine(self.edgenet, image, p, m) for m in screws]
+                screws = [
+                    edgenet_refine(self.edgenet, image, p, m, views=self.config.edgenet_views) for m in screws
+                ]
         if screws is not raw:
             seg = replace(seg, instances={**seg.instances, "screw": screws})
         return seg, raw

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from core.catalog.coins import COINS
 from core.catalog.taxonomy import ATTRIBUTE_NAMES, values_of
+from core.device import inference_layout
 from core.errors import CheckpointError, InputError, NoScrewFoundError
 from core.measure.head_allowance import nominal_from_overall
 from core.search.result import SearchResult
@@ -86,7 +87,7 @@ class PipelineEngine:
             if name not in ATTRIBUTE_NAMES:
                 raise InputError(f"unknown attribute {name!r}; valid: {', '.join(ATTRIBUTE_NAMES)}")
         self.locator = locator
-        self.classifiers = {k: m.eval() for k, m in classifiers.items()}
+        self.classifiers = {k: inference_layout(m) for k, m in classifiers.items()}
         self.catalog = catalog
         self.scoring = scoring
         # the crop each classifier reads (its checkpoint's ``arch["input"]``), e.g. finish -> finish_wb

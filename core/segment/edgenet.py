@@ -22,6 +22,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from core.errors import ConfigError
 from core.pose.rotationnet import conv_bn_relu
 from core.segment.predictor import clean_instances
 
@@ -34,6 +35,7 @@ __all__ = [
     "edge_crop",
     "edge_input",
     "edge_logits",
+    "EDGE_VIEWS",
     "edgenet_refine",
     "load_edgenet",
 ]
@@ -137,14 +139,33 @@ def edge_input(
     return np.concatenate([rgb.transpose(2, 0, 1), p[None], m[None]]).astype(np.float32)
 
 
-def edge_logits(model: EdgeNet, x: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Logits of one (5, h, w) input at (h, w): padded to a multiple of 8 (edge values) and cut back."""
+#: Mirror sets :func:`edge_logits` averages over: the dims of (B, C, H, W) each view flips.
+_FLIPS: dict[int, tuple[tuple[int, ...], ...]] = {1: ((),), 2: ((), (3,)), 4: ((), (3,), (2,), (2, 3))}
+EDGE_VIEWS = tuple(_FLIPS)
+
+
+def edge_logits(model: EdgeNet, x: NDArray[np.float32], views: int = 1) -> NDArray[np.float32]:
+    """Logits of one (5, h, w) input at (h, w): padded to a multiple of 8 (edge values) and cut back.
+
+    ``views`` 2 or 4 average the logits over the crop and its mirrors (left-right; and up-down, both) in one
+    batch, each mirrored back: EdgeNet was trained with flips and quarter turns, so every view is a fair
+    look, and their mean is a steadier outline (see :class:`core.locate.LocateConfig` ``edgenet_views``).
+    """
+    if views not in _FLIPS:
+        raise ConfigError(f"EdgeNet views is one of {EDGE_VIEWS}, got {views}", field="edgenet_views")
     _, h, w = x.shape
     ph, pw = (-h) % 8, (-w) % 8
     xp = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
+    t = torch.from_numpy(np.ascontiguousarray(xp))[None].to(next(model.parameters()).device)
+    flips = _FLIPS[views]
     with torch.inference_mode():
-        out = model(torch.from_numpy(np.ascontiguousarray(xp))[None].to(next(model.parameters()).device))
-    return out[0, 0, :h, :w].float().cpu().numpy()
+        out = model(torch.cat([t.flip(f) if f else t for f in flips]))
+        # padding sits at the bottom / right of each view once mirrored back, so one cut fits all
+        mean = torch.stack(
+            [o.flip(tuple(d - 1 for d in f)) if f else o for o, f in zip(out, flips, strict=True)]
+        )
+        logit = mean.mean(0)
+    return logit[0, :h, :w].float().cpu().numpy()
 
 
 def edgenet_refine(
@@ -154,8 +175,11 @@ def edgenet_refine(
     mask: NDArray[np.bool_],
     min_ratio: float = 0.5,
     max_ratio: float = 1.6,
+    views: int = 1,
 ) -> NDArray[np.bool_]:
     """The blob ``mask`` redrawn by EdgeNet: the largest connected part of its answer, holes filled.
+
+    ``views``: 1, or 2 / 4 to average over mirrored crops (:func:`edge_logits`).
 
     Returns ``mask`` itself when the blob is tiny (< 20 px) or the answer's area is outside ``min_ratio`` ..
     ``max_ratio`` times the blob's (a guard like GrabCut's).
@@ -165,7 +189,7 @@ def edgenet_refine(
         return mask
     model = model.eval()
     crop = edge_crop(mask, model.arch)
-    logit = edge_logits(model, edge_input(image, prob, mask, crop))
+    logit = edge_logits(model, edge_input(image, prob, mask, crop), views)
     hh, ww = crop.y1 - crop.y0, crop.x1 - crop.x0
     if logit.shape != (hh, ww):
         logit = np.asarray(cv2.resize(logit, (ww, hh), interpolation=cv2.INTER_LINEAR))

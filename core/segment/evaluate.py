@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -273,6 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
     )
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
+    p.add_argument(
+        "--edgenet-views",
+        type=int,
+        choices=(1, 2, 4),
+        default=LocateConfig.edgenet_views,
+        help="EdgeNet's logits averaged over the crop and its mirrors",
+    )
+    p.add_argument(
+        "--grabcut-iterations", type=int, default=LocateConfig().grabcut.iterations, help="GrabCut iterations"
+    )
     add_head_reader_args(p)
     p.add_argument("--verify-min", type=float, default=LocateConfig.verify_min, help="verifier threshold")
     p.add_argument(
@@ -321,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         refine_edges=not a.no_refine_edges,
         verify_min=a.verify_min,
         second_look_zoom=a.second_look_zoom,
+        edgenet_views=a.edgenet_views,
     )
+    cfg = replace(cfg, grabcut=replace(cfg.grabcut, iterations=a.grabcut_iterations))
     heads = head_reader_from_args(a)
     out = evaluate_heldout(
         seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads, edgenet=edge
@@ -341,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "nominal_from": "mask" if heads is None else "head classifier",
         "edgenet": None if edge is None else (a.edgenet or "shipped"),
         "second_look_zoom": a.second_look_zoom,
+        "edgenet_views": a.edgenet_views,
+        "grabcut_iterations": a.grabcut_iterations,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})
     print(json.dumps({**settings, **out}, indent=2))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from core.device import inference_layout
 from core.errors import InputError
 from core.segment.model import SegmenterNet
 
@@ -122,7 +123,7 @@ class Segmenter:
         flip_tta: bool = False,
         refine_zoom: float = 1.0,
     ):
-        self.model = model.eval()
+        self.model = inference_layout(model)
         self.flip_tta = bool(flip_tta)
         self.refine_zoom = float(refine_zoom)
         self.infer_size = int(infer_size)

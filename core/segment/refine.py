@@ -37,7 +37,8 @@ class GrabCutConfig:
     """Settings of :func:`grabcut_refine` (defaults chosen on validation crops, see the module docstring).
 
     Attributes:
-        iterations: GrabCut iterations (each costs about the same; 1 is ~40 % faster, slightly worse).
+        iterations: GrabCut iterations (each costs about the same; 1 is ~40 % faster, slightly worse on its own;
+            the locator uses 1, as EdgeNet redraws the outline after it: :class:`core.locate.LocateConfig`).
         pad: pixels of box around the blob (the background model is fitted there).
         sure_erode: erosion (3x3, px) of the blob before it counts as sure foreground.
         sure_prob: probability above which an eroded-blob pixel is sure foreground.

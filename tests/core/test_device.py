@@ -31,3 +31,26 @@ def test_autocast_is_noop_on_cpu():
     assert y.dtype == torch.float32
     assert module_device(lin) == torch.device("cpu")
     assert module_device(torch.nn.ReLU()) == torch.device("cpu")
+
+
+def test_inference_layout_keeps_the_outputs_and_the_parameters_in_eval_mode():
+    from core.device import inference_layout
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 2, 1),
+    )
+    net[1].running_mean.uniform_(-1, 1)  # non-trivial statistics, so train vs eval mode would differ
+    x = torch.randn(2, 3, 17, 23)
+    before = net.eval()(x).detach()
+    net.train()
+    params = [id(p) for p in net.parameters()]
+    out = inference_layout(net)
+    assert out is net and not net.training
+    assert [id(p) for p in net.parameters()] == params  # an optimizer holding them is unaffected
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        torch.testing.assert_close(net(x), before, rtol=1e-4, atol=1e-5)

@@ -179,3 +179,32 @@ def test_collect_cuts_the_blob_and_the_truth_the_same_way(tmp_path) -> None:
         assert c.dtype == np.uint8 and c.shape[0] == 6 and min(c.shape[1:]) >= 96
         blob, truth = c[4] >= 128, c[5] >= 128
         assert (blob & truth).sum() / (blob | truth).sum() > 0.3  # the blob on the true screw, not clutter
+
+
+@pytest.mark.parametrize("views", [2, 4])
+def test_edge_views_average_the_logits_of_the_mirrored_crops_mirrored_back(views: int) -> None:
+    from core.segment.edgenet import edge_logits
+
+    torch.manual_seed(1)
+    model = create_edgenet(width=4).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))  # not mirror-symmetric: each view answers differently
+    # multiples of 8: no padding (a padded crop is padded once, at its bottom / right, before it is mirrored)
+    x = np.random.default_rng(1).normal(size=(5, 40, 56)).astype(np.float32)
+    one = edge_logits(model, x)
+    lr = edge_logits(model, np.ascontiguousarray(x[:, :, ::-1]))[:, ::-1]
+    want = [one, lr]
+    if views == 4:
+        want += [
+            edge_logits(model, np.ascontiguousarray(x[:, ::-1]))[::-1],
+            edge_logits(model, np.ascontiguousarray(x[:, ::-1, ::-1]))[::-1, ::-1],
+        ]
+    got = edge_logits(model, x, views)
+    assert edge_logits(model, x[:, :37, :51], views).shape == (37, 51)
+    assert not np.allclose(one, lr, atol=1e-3)  # the check below could fail
+    np.testing.assert_allclose(got, np.mean(want, axis=0), rtol=2e-3, atol=1e-3)  # float sums in other orders
+    with pytest.raises(ConfigError, match="1, 2, 4"):
+        edge_logits(model, x, 3)
+    with pytest.raises(ConfigError, match="edgenet_views"):
+        LocateConfig(edgenet_views=3)
