@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np  # noqa: E402
 from core.catalog.taxonomy import display_name  # noqa: E402
 from core.errors import FvwError, NoScrewFoundError  # noqa: E402
 from core.imageio import read_image  # noqa: E402
-from core.search.result import COINS_MM, SearchEngine, SearchResult  # noqa: E402
+from core.search.result import COINS_MM, ExamplePhoto, SearchEngine, SearchResult  # noqa: E402
 
 __all__ = ["build_demo", "handle_search", "main"]
 
@@ -105,8 +106,10 @@ def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) 
     return res.overlay, crops, _summary(res), _attribute_rows(res), gallery, table, res.to_json()
 
 
-def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Blocks:
-    """The Gradio UI over ``engine``; ``examples`` are photo paths shown under the input."""
+def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | None = None) -> gr.Blocks:
+    """The Gradio UI over ``engine``; ``examples`` are photos shown under the input: an
+    :class:`core.search.engine.ExamplePhoto` also sets the coin lying in it (and labels the photo with what
+    it shows), a plain path leaves the coin as chosen."""
     with gr.Blocks(title="Screw photo search") as demo:
         gr.Markdown(
             "# Screw photo search\nPhotograph a screw lying next to a coin; get the catalog SKUs that "
@@ -124,7 +127,18 @@ def build_demo(engine: SearchEngine, examples: list[str] | None = None) -> gr.Bl
                 k = gr.Slider(1, 50, value=10, step=1, label="How many SKUs (K)")
                 button = gr.Button("Search", variant="primary")
                 if examples:
-                    gr.Examples(examples=[[p] for p in examples], inputs=[photo], label="Studio photos")
+                    known = [e for e in examples if isinstance(e, ExamplePhoto)]
+                    if len(known) == len(examples):  # each sets its coin too: sizes need the right one
+                        gr.Examples(
+                            examples=[[e.path, e.coin] for e in known],
+                            inputs=[photo, coin],
+                            example_labels=[e.label for e in known],
+                            label="Studio photos (each sets its coin)",
+                        )
+                    else:
+                        gr.Examples(
+                            examples=[[str(p)] for p in examples], inputs=[photo], label="Studio photos"
+                        )
             with gr.Column(scale=2):
                 overlay = gr.Image(label="Screw and coin found", interactive=False)
                 summary = gr.Markdown()
@@ -177,14 +191,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog", default=None, help="SQLite catalog (python -m core.catalog import ...)")
     parser.add_argument("--models", default=None, help="models folder (default: models/ or FVW_MODELS)")
     args = parser.parse_args(argv)
-    from core.search.engine import default_engine, example_photos
+    from core.search.engine import default_engine, example_set
 
     try:
         engine = default_engine(Path(args.models) if args.models else None, args.catalog)
     except FvwError as e:
         parser.exit(2, f"error: {e}\n")
-    examples = example_photos()
-    warm_up(engine, examples)
+    examples = example_set()
+    warm_up(engine, [e.path for e in examples])
     build_demo(engine, examples=examples).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size="60mb"
     )

@@ -8,6 +8,7 @@ classifier is left out of the score (the answer says so) rather than guessed.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -23,10 +24,18 @@ from core.catalog.taxonomy import ATTRIBUTE_NAMES, values_of
 from core.device import inference_layout
 from core.errors import CheckpointError, InputError, NoScrewFoundError
 from core.measure.head_allowance import nominal_from_overall
-from core.search.result import SearchResult
+from core.search.result import ExamplePhoto, SearchResult
 from core.search.scoring import ScoringConfig, SizeMeasurement, top_k
 
-__all__ = ["PipelineEngine", "default_engine", "example_photos", "attribute_model_paths", "most_screw_like"]
+__all__ = [
+    "PipelineEngine",
+    "default_engine",
+    "example_photos",
+    "example_set",
+    "ExamplePhoto",
+    "attribute_model_paths",
+    "most_screw_like",
+]
 
 
 def attribute_model_paths(models: Path | None = None) -> dict[str, Path]:
@@ -286,6 +295,12 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
 def example_photos(n: int = 6) -> list[str]:
     """Small studio photos shipped as examples for the app (rendered on first use into runs/)."""
+    return [e.path for e in example_set(n)]
+
+
+def example_set(n: int = 6) -> list[ExamplePhoto]:
+    """The example photos with their coin and label (:class:`ExamplePhoto`), rendered on first use into
+    ``runs/cache/search-examples`` (the photo and a JSON of what it shows, each written whole)."""
     from core.catalog.catalog import load_arrays
     from core.paths import runs_dir
     from core.synth.dataset import render_index
@@ -293,16 +308,30 @@ def example_photos(n: int = 6) -> list[str]:
 
     out = runs_dir() / "cache" / "search-examples"
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    found = []
     arrays = None
     for i in range(n):
-        p = out / f"example_{i}.jpg"
-        if not p.is_file():
+        p, meta_file = out / f"example_{i}.jpg", out / f"example_{i}.json"
+        meta = None
+        if p.is_file() and meta_file.is_file():
+            try:
+                meta = json.loads(meta_file.read_text())
+            except (OSError, ValueError):
+                meta = None  # a half-written or edited file: render again
+        if meta is None or not {"coin", "sku", "length_mm", "background"} <= set(meta):
             arrays = arrays or load_arrays()
             photo = render_index(arrays, "search", 777, i, StudioConfig(width=1280, height=960))
-            assert photo.jpeg is not None
-            tmp = p.with_suffix(".tmp")
-            tmp.write_bytes(photo.jpeg)
-            tmp.replace(p)
-        paths.append(str(p))
-    return paths
+            assert photo.jpeg is not None and photo.sku is not None
+            meta = {
+                "coin": photo.meta["coin"]["type"],
+                "sku": photo.sku.id,
+                "length_mm": photo.meta["length_mm"],
+                "background": photo.meta["background"],
+            }
+            for target, data in ((p, photo.jpeg), (meta_file, json.dumps(meta).encode())):
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(data)
+                tmp.replace(target)
+        label = f"{meta['sku']}, {meta['length_mm']:g} mm, {meta['background']} background, {meta['coin'].replace('_', ' ')}"
+        found.append(ExamplePhoto(str(p), str(meta["coin"]), label))
+    return found

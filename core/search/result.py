@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from core.catalog.coins import COINS
 from core.search.scoring import Match
 
-__all__ = ["COINS_MM", "SearchResult", "SearchEngine"]
+__all__ = ["COINS_MM", "SearchResult", "SearchEngine", "ExamplePhoto"]
 
 # The coins a user can pick (one table for the whole project).
 COINS_MM = COINS
@@ -73,3 +73,14 @@ class SearchEngine(Protocol):
     def thumbnail(self, sku: str, size: int = 128) -> NDArray[np.uint8]:
         """A rendered picture of a catalog SKU (uint8 RGB, size x size)."""
         ...
+
+
+@dataclass(frozen=True)
+class ExamplePhoto:
+    """One of the app's example photos (:func:`core.search.engine.example_set`): its file, the coin lying in
+    it and a label (the screw's SKU, its length, the background and the coin), so the user can check the
+    answer and the app can set the coin with the photo."""
+
+    path: str
+    coin: str
+    label: str

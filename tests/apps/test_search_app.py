@@ -132,3 +132,28 @@ def test_warm_up_searches_until_an_answer_and_survives_a_failing_engine(tmp_path
     failing = Failing()
     warm_up(failing, [photo] * 5)  # the app still starts; errors are reported per photo
     assert len(failing.calls) == 3
+
+
+def test_examples_set_their_coin_and_say_what_they_show(tmp_path):
+    from core.search.result import ExamplePhoto
+
+    ex = [
+        ExamplePhoto(
+            _photo(tmp_path, name="a.jpg"), "us_quarter", "FVW-000001, 45 mm, gravel background, us quarter"
+        ),
+        ExamplePhoto(
+            _photo(tmp_path, name="b.jpg"), "uk_pound", "FVW-000002, 10 mm, brick background, uk pound"
+        ),
+    ]
+    demo = build_demo(FakeEngine(), examples=ex)
+    (ds,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    coin = next(
+        b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Coin in the photo"
+    )
+    assert coin._id in [c._id for c in ds._components]  # clicking an example sets the coin too
+    assert [s[1] for s in ds.samples] == ["us_quarter", "uk_pound"]
+    assert ds.sample_labels == [e.label for e in ex]
+    # plain paths still work (the coin stays as the user set it)
+    demo2 = build_demo(FakeEngine(), examples=[ex[0].path])
+    (ds2,) = [b for b in demo2.blocks.values() if isinstance(b, gr.Dataset)]
+    assert len(ds2._components) == 1 and len(ds2.samples) == 1

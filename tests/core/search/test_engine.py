@@ -294,3 +294,28 @@ def test_nominal_length_comes_off_the_overall_by_the_head_probabilities(scene):
     res2 = eng.search(photo.image, coin=coin_type, k=3)
     assert res2.overall_length_mm - res2.diameter_mm < res2.length_mm < res2.overall_length_mm
     assert res2.length_sigma_mm > res2.overall_length_sigma_mm
+
+
+def test_example_set_knows_each_photos_coin_and_renders_only_once(tmp_path, monkeypatch):
+    import core.synth.dataset as dataset
+    from core.search.engine import example_photos, example_set
+
+    monkeypatch.setenv("FVW_RUNS", str(tmp_path))
+    (ex,) = example_set(1)
+    truth = render_index(load_arrays(), "search", 777, 0, StudioConfig(width=1280, height=960))
+    assert ex.coin == truth.meta["coin"]["type"] and truth.sku is not None
+    assert ex.label.startswith(
+        f"{truth.sku.id}, {truth.meta['length_mm']:g} mm, {truth.meta['background']} background"
+    )
+    assert example_photos(1) == [ex.path]
+
+    def no_render(*a, **k):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(dataset, "render_index", no_render)
+    assert example_set(1) == [ex]  # read back from the cache
+    meta = tmp_path / "cache" / "search-examples" / "example_0.json"
+    meta.write_text("{not json")  # a broken cache file is rendered again, not an error
+    monkeypatch.undo()
+    monkeypatch.setenv("FVW_RUNS", str(tmp_path))
+    assert example_set(1) == [ex]
