@@ -61,13 +61,15 @@ def collect(
     out: Path | None = None,
     view_reaches: tuple[float, ...] | None = None,
     rot_tta: float = 0.0,
+    locate_changes: dict[str, Any] | None = None,
 ) -> Path:
     """Run the shipped pipeline on ``n`` search photos of ``seed`` and cache logits / sizes / truth.
 
     ``view_reaches`` (default: the engine's ``LocateConfig.view_reaches``): the extra GrabCut cuts whose logits
     are kept as views ``gc_v<reach>`` (and ``gc_v<reach>_flip``). ``rot_tta`` > 0: the main cut also turned head-up
     at +-``rot_tta`` degrees off the measured axis, kept as views ``gc_vrot+D`` / ``gc_vrot-D`` (test-time
-    rotations; the report lists them with the extra cuts)."""
+    rotations; the report lists them with the extra cuts). ``locate_changes``: LocateConfig settings changed from
+    the engine's (:func:`locate_overrides`)."""
     import torch
     from tqdm import tqdm
 
@@ -109,7 +111,7 @@ def collect(
         truth = photo.sku.attributes()
         for a in ATTRIBUTE_NAMES:
             rec[f"true_{a}"].append(index_of(a, truth[a]))
-        cfg = replace(base.config, coin=coin)
+        cfg = replace(base.config, coin=coin, **(locate_changes or {}))
         if view_reaches is not None:
             cfg = replace(cfg, view_reaches=view_reaches)
         view_names = [f"gc_v{r:g}" for r in cfg.view_reaches]
@@ -426,6 +428,32 @@ def upside_down_figures(
     return out
 
 
+def locate_overrides(items: list[str]) -> dict[str, Any]:
+    """``["field=value", ...]`` -> LocateConfig changes, each value parsed as its field's type (ConfigError
+    names a field that does not exist or a value that does not parse)."""
+    import dataclasses
+
+    from core.errors import ConfigError
+    from core.locate import LocateConfig
+
+    defaults = LocateConfig()
+    fields = {f.name for f in dataclasses.fields(LocateConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in fields:
+            raise ConfigError(f"--set takes FIELD=VALUE with a LocateConfig field, got {item!r}", field="set")
+        kind = type(getattr(defaults, name))
+        if kind not in (bool, int, float, str):
+            raise ConfigError(f"--set cannot set {name} (a {kind.__name__})", field=name)
+        try:
+            out[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+        except ValueError as e:
+            raise ConfigError(f"--set {name}: {text!r} is not a {kind.__name__}", field=name) from e
+    LocateConfig(**out)  # the config's own checks
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ranking_study", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -447,6 +475,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="GrabCut reaches of the extra views to keep (default: the engine's)",
     )
+    c.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a LocateConfig setting of the engine's locator, e.g. symmetry_below=1.5 (repeatable)",
+    )
     r = sub.add_parser("report", help="accuracy per view, and SKU top-1 / top-5 per scoring setting")
     r.add_argument("cache", nargs="+")
     r.add_argument(
@@ -457,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.seed == 4_000_000:
             p.error("seed 4,000,000 is the bench's held-out stream: choose settings on another seed")
         reaches = tuple(a.view_reaches) if a.view_reaches is not None else None
-        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None, reaches, a.rot_tta))
+        changes = locate_overrides(a.overrides)
+        print(collect(a.seed, a.n, a.start, Path(a.out) if a.out else None, reaches, a.rot_tta, changes))
     else:
         report(a.cache, a.allowance)
     return 0

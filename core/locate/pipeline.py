@@ -30,7 +30,7 @@ from core.measure import (
 )
 from core.measure.head_allowance import nominal_from_overall
 from core.pose.canonical import canonicalize
-from core.pose.geometry import axis_from_mask, head_side
+from core.pose.geometry import axis_from_mask, head_side, symmetry_axis
 from core.segment.predictor import (
     DEFAULT_INFER_SIZE,
     DEFAULT_THRESHOLD,
@@ -150,8 +150,14 @@ class Locator:
         view_masks: list[NDArray[np.bool_]] | None = None,
     ) -> ScrewResult:
         axis = axis_from_mask(mask)
-        angle, conf = head_side(mask, axis)
         method = "rectangle"
+        if axis.aspect < self.config.symmetry_below:
+            # squat: the rectangle is tilted off the axis by a wide head; the mirror line is not
+            sym_deg, sym_iou = symmetry_axis(mask)
+            if sym_iou >= self.config.symmetry_min_iou:
+                axis = replace(axis, axis_deg=sym_deg)
+                method = "symmetry"
+        angle, conf = head_side(mask, axis)
         square = axis.aspect < self.config.square_aspect
         if (
             self.rotationnet is not None
@@ -161,14 +167,19 @@ class Locator:
             from core.pose.rotationnet import predict_angle
 
             rn_angle = predict_angle(self.rotationnet, image, mask)
-            if square:
+            if square and method == "symmetry":
+                # the mirror line is the axis; RotationNet says which way along it the head lies
+                if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
+                    angle = (angle + 180.0) % 360.0
+                method = "symmetry+rotationnet"
+            elif square:
                 angle, method = rn_angle, "rotationnet"
             else:
                 # The rectangle gives the axis; RotationNet, which sees the photo and not only the mask,
                 # says which end is the head.
                 if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
                     angle = (angle + 180.0) % 360.0
-                method = "rectangle+rotationnet"
+                method += "+rotationnet"
         can = canonicalize(image, mask, axis.center, angle, axis.length_px)
         views = [canonicalize(image, m, axis.center, angle, axis.length_px) for m in view_masks or []]
         length_px = length_px_along_axis(mask, angle)

@@ -282,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         help="EdgeNet's logits averaged over the crop and its mirrors",
     )
     p.add_argument(
+        "--symmetry-below",
+        type=float,
+        default=LocateConfig.symmetry_below,
+        help="below this rectangle aspect the axis is the mask's mirror line (0 = off)",
+    )
+    p.add_argument(
         "--grabcut-iterations", type=int, default=LocateConfig().grabcut.iterations, help="GrabCut iterations"
     )
     add_head_reader_args(p)
@@ -333,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         verify_min=a.verify_min,
         second_look_zoom=a.second_look_zoom,
         edgenet_views=a.edgenet_views,
+        symmetry_below=a.symmetry_below,
     )
     cfg = replace(cfg, grabcut=replace(cfg.grabcut, iterations=a.grabcut_iterations))
     heads = head_reader_from_args(a)
@@ -355,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "edgenet": None if edge is None else (a.edgenet or "shipped"),
         "second_look_zoom": a.second_look_zoom,
         "edgenet_views": a.edgenet_views,
+        "symmetry_below": a.symmetry_below,
         "grabcut_iterations": a.grabcut_iterations,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})

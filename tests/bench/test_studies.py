@@ -111,3 +111,20 @@ def test_collect_keeps_rotated_views_when_asked(tmp_path):
     cache = dict(np.load(out))
     for v in ("gc_vrot+4", "gc_vrot-4", "gc_vrot+4_flip"):
         assert cache[f"logits/{v}/head"].shape == cache["logits/gc/head"].shape
+
+
+def test_ranking_study_set_parses_locate_settings_and_names_a_bad_one():
+    from bench.ranking_study import locate_overrides
+    from core.errors import ConfigError
+
+    assert locate_overrides(["symmetry_below=1.5", "use_edgenet=false", "edgenet_views=4"]) == {
+        "symmetry_below": 1.5,
+        "use_edgenet": False,
+        "edgenet_views": 4,
+    }
+    for bad, field in (("nope=1", "set"), ("symmetry_below", "set"), ("edgenet_views=x", "edgenet_views")):
+        with pytest.raises(ConfigError) as e:
+            locate_overrides([bad])
+        assert e.value.field == field
+    with pytest.raises(ConfigError, match="edgenet_views"):
+        locate_overrides(["edgenet_views=3"])  # parses, but the config refuses it

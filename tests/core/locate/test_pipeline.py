@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -402,3 +403,33 @@ def test_coin_outline_moves_onto_the_photos_edges() -> None:
         on.to_json()["coin"]["ellipse"]["semi_axes_px"][0]
         >= on.to_json()["coin"]["ellipse"]["semi_axes_px"][1]
     )
+
+
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_a_squat_screw_takes_its_axis_from_the_mirror_line_and_its_head_from_rotationnet(
+    monkeypatch, symmetry
+) -> None:
+    """A short screw (aspect < square_aspect): with ``symmetry_below`` the axis is the mask's mirror line and
+    RotationNet only says which end is the head (its 20-deg-off guess lands on the axis); without, its exact
+    guess is the angle."""
+    import core.pose.rotationnet as rot
+
+    truth = 40.0
+    size = 160
+    m = np.zeros((size, size), np.uint8)
+    c = size // 2
+    m[c - 15 : c + 15, c - 10 : c + 10] = 1  # shank
+    m[c - 25 : c - 15, c - 22 : c + 22] = 1  # wide head at the top
+    turn = cv2.getRotationMatrix2D((c, c), -truth, 1.0)
+    screw = cv2.warpAffine(m, turn, (size, size), flags=cv2.INTER_NEAREST).astype(bool)
+    monkeypatch.setattr(rot, "predict_angle", lambda model, image, mask: truth + 20.0)
+    cfg = LocateConfig(symmetry_below=1.5 if symmetry else 0.0)
+    res = Locator(_TruthSegmenter(screw, np.zeros_like(screw)), rotationnet=object(), config=cfg).locate(
+        np.zeros((size, size, 3), np.uint8)
+    )
+    (s,) = res.screws
+    err = abs((s.angle_deg - truth + 180) % 360 - 180)
+    if symmetry:
+        assert err < 2.0 and s.angle_method == "symmetry+rotationnet"
+    else:
+        assert abs(err - 20.0) < 0.5 and s.angle_method == "rotationnet"

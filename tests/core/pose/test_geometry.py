@@ -112,3 +112,36 @@ def test_upside_down_is_the_canonical_cut_at_the_opposite_angle() -> None:
     )  # head at the bottom
     assert down.head_rows == other.head_rows or abs(down.head_rows[1] - other.head_rows[1]) <= 2
     assert np.array_equal(upside_down(down).image, can.image)  # twice = unchanged
+
+
+def _squat_screw(angle_deg: float, size: int = 200) -> np.ndarray:
+    """A short screw seen from the side (shank 20 x 30 px under a 44 x 10 px head, a point at the tip), head
+    towards ``angle_deg`` (project convention), turned about the photo's centre."""
+    m = np.zeros((size, size), np.uint8)
+    c = size // 2
+    m[c - 15 : c + 15, c - 10 : c + 10] = 1  # shank
+    m[c - 25 : c - 15, c - 22 : c + 22] = 1  # head
+    cv2.fillPoly(m, [np.array([[c - 10, c + 15], [c + 10, c + 15], [c, c + 27]], np.int32)], 1)  # point
+    rot = cv2.getRotationMatrix2D((c, c), -angle_deg, 1.0)  # clockwise in the image
+    return cv2.warpAffine(m, rot, (size, size), flags=cv2.INTER_NEAREST).astype(bool)
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0, 64.0, 101.0, 143.0, 250.0])
+def test_symmetry_axis_is_the_mirror_line_of_a_squat_screw(angle):
+    from core.pose.geometry import symmetry_axis
+
+    axis, iou = symmetry_axis(_squat_screw(angle))
+    assert abs((axis - angle + 90.0) % 180.0 - 90.0) < 1.5  # the axis, modulo 180
+    assert iou > 0.9
+
+
+def test_symmetry_axis_of_a_lopsided_blob_scores_low_and_an_empty_mask_raises():
+    from core.pose.geometry import symmetry_axis
+
+    m = np.zeros((100, 100), bool)
+    m[20:80, 20:40] = True
+    m[20:35, 40:80] = True
+    m[60:65, 40:90] = True  # an F: no mirror line
+    assert symmetry_axis(m)[1] < 0.8
+    with pytest.raises(NoScrewFoundError):
+        symmetry_axis(np.zeros((10, 10), bool))
