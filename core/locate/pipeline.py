@@ -149,7 +149,7 @@ class Locator:
         verify_score: float | None = None,
         view_masks: list[NDArray[np.bool_]] | None = None,
     ) -> ScrewResult:
-        axis = axis_from_mask(mask)
+        axis = rect = axis_from_mask(mask)
         method = "rectangle"
         if axis.aspect < self.config.symmetry_below:
             # squat: the rectangle is tilted off the axis by a wide head; the mirror line is not
@@ -167,6 +167,12 @@ class Locator:
             from core.pose.rotationnet import predict_angle
 
             rn_angle = predict_angle(self.rotationnet, image, mask)
+            if method == "symmetry" and (
+                abs((rn_angle - axis.axis_deg + 90.0) % 180.0 - 90.0) > self.config.symmetry_agree_deg
+            ):
+                # RotationNet sees the photo, the mirror line only the mask: when they disagree, as before
+                axis, method = rect, "rectangle"
+                angle, conf = head_side(mask, axis)
             if square and method == "symmetry":
                 # the mirror line is the axis; RotationNet says which way along it the head lies
                 if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:

@@ -27,13 +27,16 @@ class LocateConfig:
         use_rotationnet: set False to always use the rectangle + half areas.
         symmetry_below: below this rectangle aspect the screw's axis is the line its mask is mirror-symmetric
             about (:func:`core.pose.geometry.symmetry_axis`; the minimum-area rectangle of a short screw with a
-            wide head is tilted off its axis), RotationNet or the half areas then only choosing the head's end.
-            0 = off (the default). Session 13, validation: at 1.3 the short screws' head side went 0.92 -> 0.94
-            (100 photos of seed 500,012) and all screws' 0.980 -> 0.985, but on the 500 search photos SKU
-            top-1 / top-5 went 0.896 / 0.942 -> 0.892 / 0.940: on the segmenter's masks the mirror line is
-            sometimes wrong where RotationNet was right, and where RotationNet was far off the axis it now puts
-            the head at the wrong end (errors of ~110 deg became 180). Not switched on.
+            wide head is tilted off its axis, by 20-25 deg in validation photos), RotationNet or the half areas
+            then only choosing the head's end. 0 = off. Chosen on validation (session 13, see the RotationNet
+            card): with 1.5 and ``symmetry_agree_deg`` 30, search photos with the angle over 20 deg off 19 -> 11
+            of 497, pipeline-crop head / tip accuracy 0.869 / 0.805 -> 0.879 / 0.823, SKU top-1 / top-5 0.896 /
+            0.942 -> 0.902 / 0.944; without the agreement check (1.3) 0.892 / 0.940.
         symmetry_min_iou: the mirror line is used only when the mask and its mirror image overlap this much.
+        symmetry_agree_deg: with a RotationNet, the mirror line is used only when RotationNet's angle lies within
+            this many degrees of it (90 = always); otherwise the screw is posed as without the line (on the
+            segmenter's masks the line is sometimes wrong where RotationNet is right, and where RotationNet is far
+            off the axis its side of the line puts the head at the wrong end).
         rotationnet_direction: on elongated screws too (aspect >= ``square_aspect``), RotationNet decides which
             end of the rectangle's axis is the head, instead of the half areas. Chosen on validation photos
             with the shipped segmenter's masks (long screws: head side 0.898 -> 0.916; with exact masks both
@@ -99,8 +102,9 @@ class LocateConfig:
 
     coin: str = DEFAULT_COIN
     square_aspect: float = 1.3
-    symmetry_below: float = 0.0
+    symmetry_below: float = 1.5
     symmetry_min_iou: float = 0.0
+    symmetry_agree_deg: float = 30.0
     use_rotationnet: bool = True
     rotationnet_direction: bool = True
     coin_disc: bool = True

@@ -433,3 +433,31 @@ def test_a_squat_screw_takes_its_axis_from_the_mirror_line_and_its_head_from_rot
         assert err < 2.0 and s.angle_method == "symmetry+rotationnet"
     else:
         assert abs(err - 20.0) < 0.5 and s.angle_method == "rotationnet"
+
+
+def test_the_mirror_line_is_dropped_where_rotationnet_disagrees_with_it(monkeypatch) -> None:
+    import core.pose.rotationnet as rot
+
+    size, c, truth = 160, 80, 40.0
+    m = np.zeros((size, size), np.uint8)
+    m[c - 15 : c + 15, c - 10 : c + 10] = 1
+    m[c - 25 : c - 15, c - 22 : c + 22] = 1
+    turn = cv2.getRotationMatrix2D((c, c), -truth, 1.0)
+    screw = cv2.warpAffine(m, turn, (size, size), flags=cv2.INTER_NEAREST).astype(bool)
+    seg = _TruthSegmenter(screw, np.zeros_like(screw))
+    image = np.zeros((size, size, 3), np.uint8)
+    for rn, agree, method, want in (
+        (
+            truth + 70.0,
+            30.0,
+            "rotationnet",
+            truth + 70.0,
+        ),  # 70 deg off the line: RotationNet alone, as before
+        (truth + 70.0, 90.0, "symmetry+rotationnet", truth),  # always the line: the end nearer RotationNet
+        (truth + 25.0, 30.0, "symmetry+rotationnet", truth),
+    ):
+        monkeypatch.setattr(rot, "predict_angle", lambda model, image, mask, rn=rn: rn)
+        cfg = LocateConfig(symmetry_below=1.5, symmetry_agree_deg=agree)
+        (s,) = Locator(seg, rotationnet=object(), config=cfg).locate(image).screws
+        assert s.angle_method == method
+        assert abs((s.angle_deg - want + 180) % 360 - 180) < 2.0
