@@ -171,7 +171,9 @@ class ScrewResult:
     ``mask_confidence`` is the segmenter's mean screw probability over the mask (distractors score lower);
     ``verify_score`` the blob verifier's probability that the blob is a screw (None without a verifier).
     ``views``: the same screw cut from other GrabCut masks (``LocateConfig.view_reaches``), head-up with this
-    screw's pose; empty unless asked for.
+    screw's pose; empty unless asked for. ``angle_method`` says where the axis and the head's end came from:
+    ``rectangle`` (minimum-area rectangle, half areas), ``symmetry`` (the mask's mirror line, squat screws),
+    either ``+rotationnet`` (RotationNet chose the end), or ``rotationnet`` (its angle, short screws).
     """
 
     polygon: list[list[float]]

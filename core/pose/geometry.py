@@ -179,11 +179,11 @@ def symmetry_axis(mask: NDArray[np.bool_], step_deg: float = 2.0) -> tuple[float
     # a square around the centroid holding the farthest pixel (room for the mirror image), at most 128 px
     cx, cy = float(xs.mean()), float(ys.mean())
     reach = int(math.ceil(float(np.hypot(xs - cx, ys - cy).max()))) + 2
-    k = min(1.0, 64.0 / reach)
-    size = int(math.ceil(2 * reach * k)) + 1
+    zoom = min(1.0, 64.0 / reach)
+    size = int(math.ceil(2 * reach * zoom)) + 1
     crop = np.zeros((size, size), np.uint8)
-    px = np.clip(np.round((xs - cx) * k + size / 2).astype(int), 0, size - 1)
-    py = np.clip(np.round((ys - cy) * k + size / 2).astype(int), 0, size - 1)
+    px = np.clip(np.round((xs - cx) * zoom + size / 2).astype(int), 0, size - 1)
+    py = np.clip(np.round((ys - cy) * zoom + size / 2).astype(int), 0, size - 1)
     crop[py, px] = 1
     c = (size / 2, size / 2)
     grid = np.arange(0.0, 180.0, step_deg)
@@ -191,5 +191,5 @@ def symmetry_axis(mask: NDArray[np.bool_], step_deg: float = 2.0) -> tuple[float
     best = float(grid[int(np.argmax(scores))])
     fine = best + np.linspace(-step_deg, step_deg, 21)
     fs = [_mirror_iou(crop, c, float(a)) for a in fine]
-    k = int(np.argmax(fs))
-    return float(fine[k] % 180.0), float(fs[k])
+    i = int(np.argmax(fs))
+    return float(fine[i] % 180.0), float(fs[i])
