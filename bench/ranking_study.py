@@ -429,29 +429,15 @@ def upside_down_figures(
 
 
 def locate_overrides(items: list[str]) -> dict[str, Any]:
-    """``["field=value", ...]`` -> LocateConfig changes, each value parsed as its field's type (ConfigError
-    names a field that does not exist or a value that does not parse)."""
-    import dataclasses
-
-    from core.errors import ConfigError
+    """``["field=value", ...]`` -> LocateConfig changes, parsed and checked as ``python -m core.train --set``
+    does (:func:`core.train.config.build_dataclass`: ConfigError names an unknown field or a value of the wrong
+    type; the config's own checks run too)."""
     from core.locate import LocateConfig
+    from core.train.config import build_dataclass, parse_overrides
 
-    defaults = LocateConfig()
-    fields = {f.name for f in dataclasses.fields(LocateConfig)}
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or name not in fields:
-            raise ConfigError(f"--set takes FIELD=VALUE with a LocateConfig field, got {item!r}", field="set")
-        kind = type(getattr(defaults, name))
-        if kind not in (bool, int, float, str):
-            raise ConfigError(f"--set cannot set {name} (a {kind.__name__})", field=name)
-        try:
-            out[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-        except ValueError as e:
-            raise ConfigError(f"--set {name}: {text!r} is not a {kind.__name__}", field=name) from e
-    LocateConfig(**out)  # the config's own checks
-    return out
+    changes = parse_overrides(items)
+    cfg = build_dataclass(LocateConfig, changes)
+    return {k: getattr(cfg, k) for k in changes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,10 +153,8 @@ class Locator:
         method = "rectangle"
         if axis.aspect < self.config.symmetry_below:
             # squat: the rectangle is tilted off the axis by a wide head; the mirror line is not
-            sym_deg, sym_iou = symmetry_axis(mask)
-            if sym_iou >= self.config.symmetry_min_iou:
-                axis = replace(axis, axis_deg=sym_deg)
-                method = "symmetry"
+            axis = replace(axis, axis_deg=symmetry_axis(mask)[0])
+            method = "symmetry"
         angle, conf = head_side(mask, axis)
         square = axis.aspect < self.config.square_aspect
         if (
@@ -173,16 +171,11 @@ class Locator:
                 # RotationNet sees the photo, the mirror line only the mask: when they disagree, as before
                 axis, method = rect, "rectangle"
                 angle, conf = head_side(mask, axis)
-            if square and method == "symmetry":
-                # the mirror line is the axis; RotationNet says which way along it the head lies
-                if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
-                    angle = (angle + 180.0) % 360.0
-                method = "symmetry+rotationnet"
-            elif square:
+            if square and method == "rectangle":
                 angle, method = rn_angle, "rotationnet"
             else:
-                # The rectangle gives the axis; RotationNet, which sees the photo and not only the mask,
-                # says which end is the head.
+                # The rectangle or the mirror line gives the axis; RotationNet, which sees the photo and not
+                # only the mask, says which end is the head.
                 if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
                     angle = (angle + 180.0) % 360.0
                 method += "+rotationnet"

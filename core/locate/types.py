@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from core.errors import ConfigError
 from core.measure import DEFAULT_COIN, CoinScale
 from core.pose.canonical import CanonicalScrew
+from core.segment.edgenet import EDGE_VIEWS
 from core.segment.predictor import Segmentation
 from core.segment.refine import GrabCutConfig
 
@@ -32,7 +33,6 @@ class LocateConfig:
             card): with 1.5 and ``symmetry_agree_deg`` 30, search photos with the angle over 20 deg off 19 -> 11
             of 497, pipeline-crop head / tip accuracy 0.869 / 0.805 -> 0.879 / 0.823, SKU top-1 / top-5 0.896 /
             0.942 -> 0.902 / 0.944; without the agreement check (1.3) 0.892 / 0.940.
-        symmetry_min_iou: the mirror line is used only when the mask and its mirror image overlap this much.
         symmetry_agree_deg: with a RotationNet, the mirror line is used only when RotationNet's angle lies within
             this many degrees of it (90 = always); otherwise the screw is posed as without the line (on the
             segmenter's masks the line is sometimes wrong where RotationNet is right, and where RotationNet is far
@@ -103,7 +103,6 @@ class LocateConfig:
     coin: str = DEFAULT_COIN
     square_aspect: float = 1.3
     symmetry_below: float = 1.5
-    symmetry_min_iou: float = 0.0
     symmetry_agree_deg: float = 30.0
     use_rotationnet: bool = True
     rotationnet_direction: bool = True
@@ -130,9 +129,9 @@ class LocateConfig:
                 f"second_look_zoom is a zoom in [1, 4] (1 = off), got {self.second_look_zoom}",
                 field="second_look_zoom",
             )
-        if self.edgenet_views not in (1, 2, 4):
+        if self.edgenet_views not in EDGE_VIEWS:
             raise ConfigError(
-                f"edgenet_views is 1, 2 or 4 (the crop and its mirrors), got {self.edgenet_views}",
+                f"edgenet_views is one of {EDGE_VIEWS} (the crop and its mirrors), got {self.edgenet_views}",
                 field="edgenet_views",
             )
         if any(r < 0 for r in self.view_reaches):

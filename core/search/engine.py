@@ -30,7 +30,6 @@ from core.search.scoring import ScoringConfig, SizeMeasurement, top_k
 __all__ = [
     "PipelineEngine",
     "default_engine",
-    "example_photos",
     "example_set",
     "ExamplePhoto",
     "attribute_model_paths",
@@ -291,11 +290,6 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
         scoring=scoring,
         inputs={a: str(arch.get("input") or a) for a, (_, arch) in loaded.items()},
     )
-
-
-def example_photos(n: int = 6) -> list[str]:
-    """Small studio photos shipped as examples for the app (rendered on first use into runs/)."""
-    return [e.path for e in example_set(n)]
 
 
 def example_set(n: int = 6) -> list[ExamplePhoto]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.segment.data import HELDOUT_SEED, VAL_SEED, studio_masks
+from core.segment.edgenet import EDGE_VIEWS
 from core.segment.predictor import DEFAULT_INFER_SIZE, DEFAULT_THRESHOLD, Segmenter, clean_instances
 from core.synth.profile import overall_length_mm
 
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--edgenet-views",
         type=int,
-        choices=(1, 2, 4),
+        choices=EDGE_VIEWS,
         default=LocateConfig.edgenet_views,
         help="EdgeNet's logits averaged over the crop and its mirrors",
     )

@@ -122,7 +122,11 @@ def test_ranking_study_set_parses_locate_settings_and_names_a_bad_one():
         "use_edgenet": False,
         "edgenet_views": 4,
     }
-    for bad, field in (("nope=1", "set"), ("symmetry_below", "set"), ("edgenet_views=x", "edgenet_views")):
+    for bad, field in (
+        ("nope=1", "nope"),
+        ("symmetry_below", "symmetry_below"),
+        ("edgenet_views=x", "edgenet_views"),
+    ):
         with pytest.raises(ConfigError) as e:
             locate_overrides([bad])
         assert e.value.field == field
