@@ -150,10 +150,10 @@ class Locator:
         view_masks: list[NDArray[np.bool_]] | None = None,
     ) -> ScrewResult:
         axis = rect = axis_from_mask(mask)
-        method = "rectangle"
+        method, sym = "rectangle", None
         if axis.aspect < self.config.symmetry_below:
             # squat: the rectangle is tilted off the axis by a wide head; the mirror line is not
-            axis = replace(axis, axis_deg=symmetry_axis(mask)[0])
+            axis = sym = replace(axis, axis_deg=symmetry_axis(mask)[0])
             method = "symmetry"
         angle, conf = head_side(mask, axis)
         square = axis.aspect < self.config.square_aspect
@@ -162,21 +162,31 @@ class Locator:
             and self.config.use_rotationnet
             and (square or self.config.rotationnet_direction)
         ):
-            from core.pose.rotationnet import predict_angle
+            from core.pose.rotationnet import direction_mass, predict_probs, probs_angle
 
-            rn_angle = predict_angle(self.rotationnet, image, mask)
-            if method == "symmetry" and (
-                abs((rn_angle - axis.axis_deg + 90.0) % 180.0 - 90.0) > self.config.symmetry_agree_deg
-            ):
-                # RotationNet sees the photo, the mirror line only the mask: when they disagree, as before
-                axis, method = rect, "rectangle"
-                angle, conf = head_side(mask, axis)
-            if square and method == "rectangle":
-                angle, method = rn_angle, "rotationnet"
+            probs = predict_probs(self.rotationnet, image, mask)
+            if sym is not None:
+                # Four candidate directions: either end of the mirror line and of the rectangle's axis (one of
+                # them is right far more often than RotationNet's own peak on a squat screw); RotationNet, which
+                # sees the photo and not only the mask, picks the one it backs most. Ties keep the half areas'
+                # end of the mirror line.
+                w = self.config.rotationnet_window_deg
+                candidates = [
+                    (a, name, (side + turn) % 360.0)
+                    for a, name in ((sym, "symmetry"), (rect, "rectangle"))
+                    for side in (head_side(mask, a)[0],)
+                    for turn in (0.0, 180.0)
+                ]
+                backing = [direction_mass(probs, c[2], w) for c in candidates]
+                best = next(i for i, b in enumerate(backing) if b >= max(backing) - 1e-9)
+                axis, method, angle = candidates[best]
+                conf = head_side(mask, axis)[1]
+                method += "+rotationnet"
+            elif square:
+                angle, method = probs_angle(probs), "rotationnet"
             else:
-                # The rectangle or the mirror line gives the axis; RotationNet, which sees the photo and not
-                # only the mask, says which end is the head.
-                if abs((angle - rn_angle + 180.0) % 360.0 - 180.0) > 90.0:
+                # The rectangle gives the axis; RotationNet says which end is the head.
+                if abs((angle - probs_angle(probs) + 180.0) % 360.0 - 180.0) > 90.0:
                     angle = (angle + 180.0) % 360.0
                 method += "+rotationnet"
         can = canonicalize(image, mask, axis.center, angle, axis.length_px)

@@ -24,19 +24,21 @@ class LocateConfig:
 
     Attributes:
         coin: reference coin (a key of core.measure.COIN_DIAMETERS_MM).
-        square_aspect: below this long/short ratio of the screw's rectangle, RotationNet decides the angle.
+        square_aspect: below this long/short ratio of the screw's rectangle, RotationNet decides the angle (its
+            own peak when ``symmetry_below`` is off; else one of the candidate directions, see there).
         use_rotationnet: set False to always use the rectangle + half areas.
         symmetry_below: below this rectangle aspect the screw's axis is the line its mask is mirror-symmetric
             about (:func:`core.pose.geometry.symmetry_axis`; the minimum-area rectangle of a short screw with a
-            wide head is tilted off its axis, by 20-25 deg in validation photos), RotationNet or the half areas
-            then only choosing the head's end. 0 = off. Chosen on validation (session 13, see the RotationNet
-            card): with 1.5 and ``symmetry_agree_deg`` 30, search photos with the angle over 20 deg off 19 -> 11
-            of 497, pipeline-crop head / tip accuracy 0.869 / 0.805 -> 0.879 / 0.823, SKU top-1 / top-5 0.896 /
-            0.942 -> 0.902 / 0.944; without the agreement check (1.3) 0.892 / 0.940.
-        symmetry_agree_deg: with a RotationNet, the mirror line is used only when RotationNet's angle lies within
-            this many degrees of it (90 = always); otherwise the screw is posed as without the line (on the
-            segmenter's masks the line is sometimes wrong where RotationNet is right, and where RotationNet is far
-            off the axis its side of the line puts the head at the wrong end).
+            wide head is tilted off its axis, by 20-25 deg in validation photos), the half areas then choosing
+            the head's end. With a RotationNet, the pose is the one of four candidate directions (either end of
+            the mirror line or of the rectangle's axis) that RotationNet backs most
+            (:func:`core.pose.rotationnet.direction_mass` within ``rotationnet_window_deg``): on squat screws
+            RotationNet's own peak was 100-120 deg off in photos where one of those four was right. 0 = off.
+            Validation (RotationNet card, "Session 14"): search photos with the angle over 20 deg off 11 -> 7
+            of 497, SKU top-1 / top-5 0.902 / 0.944 -> 0.910 / 0.952; head side 0.980 -> 0.985 (200 photos
+            512x384); 3.0 instead of 1.5: head side 0.980, short screws 0.93 / 0.93 vs 0.94 / 0.93.
+        rotationnet_window_deg: how far (degrees) from a candidate direction RotationNet's probability counts
+            for it.
         rotationnet_direction: on elongated screws too (aspect >= ``square_aspect``), RotationNet decides which
             end of the rectangle's axis is the head, instead of the half areas. Chosen on validation photos
             with the shipped segmenter's masks (long screws: head side 0.898 -> 0.916; with exact masks both
@@ -103,7 +105,7 @@ class LocateConfig:
     coin: str = DEFAULT_COIN
     square_aspect: float = 1.3
     symmetry_below: float = 1.5
-    symmetry_agree_deg: float = 30.0
+    rotationnet_window_deg: float = 15.0
     use_rotationnet: bool = True
     rotationnet_direction: bool = True
     coin_disc: bool = True
@@ -151,6 +153,11 @@ class LocateConfig:
             raise ConfigError(
                 f"verify_min is a probability in [0, 1], got {self.verify_min}", field="verify_min"
             )
+        if not 0.0 < self.rotationnet_window_deg <= 90.0:
+            raise ConfigError(
+                f"rotationnet_window_deg is an angle in (0, 90], got {self.rotationnet_window_deg}",
+                field="rotationnet_window_deg",
+            )
         if self.square_aspect < 1.0:
             raise ConfigError(
                 f"square_aspect is a long/short ratio and must be >= 1, got {self.square_aspect}",
@@ -172,7 +179,8 @@ class ScrewResult:
     ``views``: the same screw cut from other GrabCut masks (``LocateConfig.view_reaches``), head-up with this
     screw's pose; empty unless asked for. ``angle_method`` says where the axis and the head's end came from:
     ``rectangle`` (minimum-area rectangle, half areas), ``symmetry`` (the mask's mirror line, squat screws),
-    either ``+rotationnet`` (RotationNet chose the end), or ``rotationnet`` (its angle, short screws).
+    either ``+rotationnet`` (RotationNet chose among the candidate directions), or ``rotationnet`` (its own
+    angle: short screws when ``LocateConfig.symmetry_below`` is off).
     """
 
     polygon: list[list[float]]

@@ -24,6 +24,9 @@ __all__ = [
     "rotnet_input",
     "decode_bins",
     "predict_angle",
+    "predict_probs",
+    "probs_angle",
+    "direction_mass",
     "conv_bn_relu",
 ]
 
@@ -111,3 +114,30 @@ def predict_angle(model: RotationNet, image: NDArray[np.uint8], mask: NDArray[np
     x = torch.from_numpy(rotnet_input(image, mask, model.arch.input_size))[None]
     with torch.inference_mode():
         return float(decode_bins(model.eval()(x))[0])
+
+
+def predict_probs(
+    model: RotationNet, image: NDArray[np.uint8], mask: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """(bins,) probabilities of one screw's tip->head angle; bin ``k`` is centred on ``k * 360 / bins``
+    degrees (see :func:`direction_mass`)."""
+    x = torch.from_numpy(rotnet_input(image, mask, model.arch.input_size))[None]
+    with torch.inference_mode():
+        return torch.softmax(model.eval()(x).float(), dim=1)[0].double().numpy()
+
+
+def probs_angle(probs: NDArray[np.floating]) -> float:
+    """:func:`decode_bins` of :func:`predict_probs`' answer: the angle :func:`predict_angle` gives."""
+    p = torch.from_numpy(np.asarray(probs, np.float64)).clamp_min(1e-30)
+    return float(decode_bins(torch.log(p)[None])[0])
+
+
+def direction_mass(probs: NDArray[np.floating], angle_deg: float, window_deg: float = 15.0) -> float:
+    """How much of RotationNet's probability lies within ``window_deg`` of ``angle_deg``: how strongly it backs
+    one candidate direction, e.g. one end of the mirror line. Each bin spreads its probability evenly over its
+    width (circularly), so a flat answer backs every direction equally wherever the bins fall."""
+    p = np.asarray(probs, np.float64)
+    half = 180.0 / p.size
+    off = (np.arange(p.size) * (2.0 * half) - angle_deg + 180.0) % 360.0 - 180.0
+    overlap = np.minimum(window_deg, off + half) - np.maximum(-window_deg, off - half)
+    return float((p * np.clip(overlap / (2.0 * half), 0.0, 1.0)).sum())

@@ -289,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         help="below this rectangle aspect the axis is the mask's mirror line (0 = off)",
     )
     p.add_argument(
-        "--symmetry-agree-deg",
+        "--rotationnet-window-deg",
         type=float,
-        default=LocateConfig.symmetry_agree_deg,
-        help="the mirror line is used only within this many degrees of RotationNet's angle",
+        default=LocateConfig.rotationnet_window_deg,
+        help="RotationNet's probability within this many degrees of a candidate direction counts for it",
     )
     p.add_argument(
         "--grabcut-iterations", type=int, default=LocateConfig().grabcut.iterations, help="GrabCut iterations"
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         second_look_zoom=a.second_look_zoom,
         edgenet_views=a.edgenet_views,
         symmetry_below=a.symmetry_below,
-        symmetry_agree_deg=a.symmetry_agree_deg,
+        rotationnet_window_deg=a.rotationnet_window_deg,
     )
     cfg = replace(cfg, grabcut=replace(cfg.grabcut, iterations=a.grabcut_iterations))
     heads = head_reader_from_args(a)
@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "second_look_zoom": a.second_look_zoom,
         "edgenet_views": a.edgenet_views,
         "symmetry_below": a.symmetry_below,
-        "symmetry_agree_deg": a.symmetry_agree_deg,
+        "rotationnet_window_deg": a.rotationnet_window_deg,
         "grabcut_iterations": a.grabcut_iterations,
     }
     settings.update({"flip_tta": a.flip_tta, "refine_zoom": a.refine_zoom})

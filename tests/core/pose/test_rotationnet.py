@@ -6,7 +6,15 @@ import torch
 
 from core.errors import ConfigError
 from core.pose import axis_from_mask, head_side
-from core.pose.rotationnet import create_rotationnet, decode_bins, predict_angle, rotnet_input
+from core.pose.rotationnet import (
+    create_rotationnet,
+    decode_bins,
+    direction_mass,
+    predict_angle,
+    predict_probs,
+    probs_angle,
+    rotnet_input,
+)
 from core.pose.train_rotationnet import long_screw_samples, main, make_sample
 
 
@@ -51,8 +59,24 @@ def test_decode_bins_and_predict_angle_shapes() -> None:
     mask[10:110, 45:75] = m
     assert rotnet_input(canvas, mask).shape == (4, 64, 64)
     torch.manual_seed(0)
-    a = predict_angle(create_rotationnet(), canvas, mask)
+    model = create_rotationnet()
+    a = predict_angle(model, canvas, mask)
     assert 0.0 <= a < 360.0
+    p = predict_probs(model, canvas, mask)
+    assert p.shape == (72,) and p.sum() == pytest.approx(1.0)
+    assert probs_angle(p) == pytest.approx(a, abs=1e-3)
+
+
+def test_direction_mass_sums_the_bins_near_a_direction_circularly() -> None:
+    p = np.zeros(72)
+    p[0], p[1], p[71], p[36] = 0.4, 0.2, 0.1, 0.3  # 0, 5, 355 and 180 deg
+    # a bin spreads over its 5 deg: 0 deg's whole, half of 5's and of 355's
+    assert direction_mass(p, 0.0, 5.0) == pytest.approx(0.4 + 0.1 + 0.05)
+    assert direction_mass(p, 358.0, 4.0) == pytest.approx(0.9 * 0.4 + 0.7 * 0.1)  # 354-362: none of 5's
+    assert direction_mass(p, 180.0, 15.0) == pytest.approx(0.3)
+    assert direction_mass(p, 90.0, 15.0) == 0.0
+    flat = np.full(72, 1 / 72)
+    assert direction_mass(flat, 0.0) == pytest.approx(direction_mass(flat, 2.5)) == pytest.approx(30 / 360)
 
 
 def test_long_screw_pool_comes_from_the_studio() -> None:
