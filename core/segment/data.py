@@ -88,6 +88,8 @@ class StudioSegDataset(Dataset):
         catalog: catalog database (None = the project's default).
         zoom: (min, max) random zoom of training crops (log-uniform); (1, 1) = no zoom.
         focus: chance that a training crop is centred on a labelled object pixel.
+        picks: render these ``(mode, seed, index)`` photos instead (``n``, ``seed`` and ``search_share``
+            unused), e.g. hard cases chosen by :func:`core.synth.dataset.matching_indices`.
 
     Raises:
         ConfigError: sizes not multiples of 32, a share outside [0, 1], a crop larger than the photo, a zoom
@@ -106,6 +108,7 @@ class StudioSegDataset(Dataset):
         catalog: str | None = None,
         zoom: tuple[float, float] = (1.0, 1.0),
         focus: float = 0.0,
+        picks: list[tuple[str, int, int]] | None = None,
     ):
         if width % 32 or height % 32:
             raise ConfigError(f"render size {width}x{height} must be multiples of 32", field="size")
@@ -126,12 +129,16 @@ class StudioSegDataset(Dataset):
         cfg = StudioConfig(width=width, height=height)
         self.crop, self.augment = int(crop), augment
         self.zoom, self.focus = (float(zoom[0]), float(zoom[1])), float(focus)
+        if picks is None:
+            n_search = int(round(n * search_share))
+            picks = [
+                ("search", seed, i) if i < n_search else ("train", seed + 1, i - n_search) for i in range(n)
+            ]
+        n = len(picks)
         self.images = np.zeros((n, height, width, 3), np.uint8)  # (N, H, W, 3)
         self.masks = np.zeros((n, len(CLASSES), height, width), bool)  # (N, C, H, W)
         self.labelled = np.zeros((n, len(CLASSES)), np.float32)  # (N, C)
-        n_search = int(round(n * search_share))
-        for i in range(n):
-            mode, s, k = ("search", seed, i) if i < n_search else ("train", seed + 1, i - n_search)
+        for i, (mode, s, k) in enumerate(picks):
             photo = render_index(arrays, mode, s, k, cfg)
             self.images[i] = photo.image
             self.masks[i, 0], self.masks[i, 1] = studio_masks(photo)

@@ -55,6 +55,12 @@ class SegTrainOptions:
     zoom: tuple[float, float] = (1.0, 1.0)  # random zoom range of training crops (log-uniform)
     focus: float = 0.0  # chance a training crop is centred on a labelled object pixel
     init: str = ""  # segmenter .safetensors to start from (same encoder and decoder); empty = random init
+    # hard cases added to the studio photos: the first hard_n search photos of dataset hard_seed whose screw has
+    # hard_finish and whose background is hard_background (empty = any; core.synth.dataset.matching_indices)
+    hard_n: int = 0
+    hard_seed: int = 0
+    hard_finish: str = ""
+    hard_background: str = ""
 
 
 def render_shape(size: int) -> tuple[int, int]:
@@ -130,6 +136,29 @@ def build_data(opt: SegTrainOptions) -> tuple[Any, Any]:
             opt.n_train, opt.data_seed, w, h, opt.search_share, opt.crop, zoom=opt.zoom, focus=opt.focus
         )
     ]
+    if opt.hard_n > 0:
+        from core.catalog.catalog import load_arrays
+        from core.synth.dataset import matching_indices
+
+        found = matching_indices(
+            load_arrays(),
+            "search",
+            opt.hard_seed,
+            opt.hard_n,
+            opt.hard_finish or None,
+            opt.hard_background or None,
+        )
+        datasets.append(
+            StudioSegDataset(
+                0,
+                width=w,
+                height=h,
+                crop=opt.crop,
+                zoom=opt.zoom,
+                focus=opt.focus,
+                picks=[("search", opt.hard_seed, i) for i in found],
+            )
+        )
     for d in filter(None, (s.strip() for s in opt.labelme_dirs.split(","))):
         side = opt.crop or None
         datasets.append(LabelmeSegDataset(d, CLASSES, side if side else (h, w)))

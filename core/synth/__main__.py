@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from core.errors import FvwError
-from core.synth.dataset import MODES, contact_sheet, generate_dataset, render_index
+from core.synth.dataset import MODES, contact_sheet, generate_dataset, matching_indices, render_index
 from core.synth.render import StudioConfig
 from core.synth.scene import COINS
 
@@ -28,15 +28,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--catalog", default=None, help="SQLite catalog (default: generated default catalog)")
     p.add_argument("--contact-sheet", default=None, help="also write a grid of the first 24 photos (PNG)")
+    p.add_argument("--finish", default=None, help="only photos of screws with this finish (hard cases)")
+    p.add_argument("--background", default=None, help="only photos on this background kind")
     args = p.parse_args(argv)
     if args.out is None and args.contact_sheet is None:
         p.error("give --out and/or --contact-sheet")
     try:
         cfg = StudioConfig(width=args.width, height=args.height, coin=args.coin)
+        indices = None
+        if args.finish or args.background:
+            from core.catalog.catalog import load_arrays
+
+            indices = matching_indices(
+                load_arrays(args.catalog), args.mode, args.seed, args.n, args.finish, args.background
+            )
         if args.out:
             t0 = time.perf_counter()
             generate_dataset(
-                args.out, args.n, args.seed, args.mode, cfg, args.workers, args.catalog, progress=True
+                args.out,
+                args.n,
+                args.seed,
+                args.mode,
+                cfg,
+                args.workers,
+                args.catalog,
+                progress=True,
+                indices=indices,
             )
             dt = time.perf_counter() - t0
             print(f"wrote {args.n} photos to {args.out} in {dt:.1f} s ({args.n / dt:.1f} photos/s)")
@@ -46,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             from core.catalog.catalog import load_arrays
 
             arrays = load_arrays(args.catalog)
-            photos = [render_index(arrays, args.mode, args.seed, i, cfg) for i in range(min(args.n, 24))]
+            shown = (range(args.n) if indices is None else indices)[:24]
+            photos = [render_index(arrays, args.mode, args.seed, i, cfg) for i in shown]
             sheet = Path(args.contact_sheet)
             cv2.imwrite(str(sheet), cv2.cvtColor(contact_sheet(photos), cv2.COLOR_RGB2BGR))
             lines = [

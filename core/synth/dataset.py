@@ -16,7 +16,7 @@ from core.catalog.catalog import SKU, CatalogArrays, load_arrays
 from core.errors import ConfigError
 from core.paths import annotations_dir
 from core.synth.labels import to_labelme, write_label_json
-from core.synth.render import PhotoKind, StudioConfig, SynthPhoto, pick_sku, render_photo
+from core.synth.render import PhotoKind, StudioConfig, SynthPhoto, background_kind, pick_sku, render_photo
 
 __all__ = [
     "Mode",
@@ -24,6 +24,7 @@ __all__ = [
     "photo_seed",
     "plan_photo",
     "render_index",
+    "matching_indices",
     "generate_dataset",
     "prewarm",
     "ensure_default_dataset",
@@ -59,6 +60,51 @@ def render_index(arrays: CatalogArrays, mode: str, seed: int, index: int, config
     """Render photo ``index`` of a dataset."""
     sku, kind, ps = plan_photo(arrays, mode, seed, index)
     return render_photo(sku, ps, config, kind)
+
+
+def matching_indices(
+    arrays: CatalogArrays,
+    mode: str,
+    seed: int,
+    n: int,
+    finish: str | None = None,
+    background: str | None = None,
+    scan: int = 1_000_000,
+) -> list[int]:
+    """The first ``n`` photo indices of a dataset whose screw has ``finish`` and whose background is
+    ``background`` (None = any): hard cases to add to a training set, e.g. a finish the segmenter misses on one
+    background. Photo ``i`` is the same photo as in the whole dataset (same seed, same file name).
+
+    Raises:
+        ConfigError: an unknown finish, background or mode, or fewer than ``n`` matches in the first ``scan``
+            indices.
+    """
+    from core.catalog.taxonomy import FINISHES
+    from core.synth.scene import BACKGROUNDS
+
+    if finish is not None and finish not in FINISHES:
+        raise ConfigError(f"unknown finish {finish!r}; valid: {', '.join(FINISHES)}", field="finish")
+    if background is not None and background not in BACKGROUNDS:
+        raise ConfigError(
+            f"unknown background {background!r}; valid: {', '.join(BACKGROUNDS)}", field="background"
+        )
+    out: list[int] = []
+    for i in range(scan):
+        if len(out) == n:
+            break
+        sku, _, ps = plan_photo(arrays, mode, seed, i)
+        if finish is not None and (sku is None or sku.attributes()["finish"] != finish):
+            continue
+        if background is not None and background_kind(ps) != background:
+            continue
+        out.append(i)
+    if len(out) < n:
+        raise ConfigError(
+            f"only {len(out)} of the first {scan:,} photos of seed {seed} match (finish {finish}, background "
+            f"{background}); ask for fewer",
+            field="n",
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,7 @@ def generate_dataset(
     workers: int = 1,
     catalog: str | Path | None = None,
     progress: bool = False,
+    indices: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``n`` photos + labelme JSON files into ``out``; returns the ``fvw`` metadata of each.
 
@@ -119,7 +166,10 @@ def generate_dataset(
         workers: processes (1 = in this process).
         catalog: SQLite catalog (default catalog when None).
         progress: show a tqdm progress bar.
+        indices: write these photos of the dataset instead of the first ``n`` (e.g. :func:`matching_indices`).
     """
+    if indices is not None:
+        n = len(indices)
     if n < 1:
         raise ConfigError(f"n must be >= 1, got {n}", field="n")
     if mode not in MODES:
@@ -130,7 +180,7 @@ def generate_dataset(
     outp.mkdir(parents=True, exist_ok=True)
     job = _Job(str(outp), mode, seed, config or StudioConfig(), str(catalog) if catalog else None)
     _arrays(job.catalog)  # build the default catalog once, before the workers start
-    tasks = [(job, i) for i in range(n)]
+    tasks = [(job, i) for i in (range(n) if indices is None else indices)]
     it: Iterator[dict[str, Any]]
     if workers == 1:
         it = map(_star, tasks)

@@ -32,6 +32,7 @@ __all__ = [
     "StudioConfig",
     "SynthPhoto",
     "render_photo",
+    "background_kind",
     "pick_sku",
     "head_side_of",
 ]
@@ -137,6 +138,14 @@ def _place_screw(sku: SKU, rng: np.random.Generator, cfg: StudioConfig, s: float
     cx = rng.uniform(margin - lo[0], w - margin - hi[0])
     cy = rng.uniform(margin - lo[1], h - margin - hi[1])
     return (prof, eu, ev, np.asarray([cx, cy]), local + [cx, cy]), fit
+
+
+def background_kind(seed: int) -> str:
+    """The background kind :func:`render_photo` draws for a photo ``seed`` (its first random draw), without
+    rendering it: datasets select photos by background with it (:func:`core.synth.dataset.matching_indices`)."""
+    from core.synth.scene import BACKGROUNDS
+
+    return BACKGROUNDS[int(np.random.default_rng(seed).integers(len(BACKGROUNDS)))]
 
 
 def render_photo(

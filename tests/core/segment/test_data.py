@@ -102,3 +102,31 @@ def test_labelme_dataset_without_labels_says_what_to_do(tmp_path) -> None:
         LabelmeSegDataset(tmp_path)
     with pytest.raises(DatasetError, match="not found"):
         LabelmeSegDataset(tmp_path / "missing")
+
+
+def test_studio_dataset_renders_picked_photos_and_training_adds_hard_cases() -> None:
+    """``picks`` renders given (mode, seed, index) photos; the segmenter's ``hard_*`` options add the first
+    ``hard_n`` search photos of ``hard_seed`` with a finish on a background to the studio photos."""
+    from core.catalog.catalog import load_arrays
+    from core.segment.train import SegTrainOptions, build_data
+    from core.synth.dataset import matching_indices
+
+    ds = StudioSegDataset(0, width=96, height=64, augment=False, picks=[("search", 7, 3), ("train", 8, 0)])
+    ref = StudioSegDataset(4, seed=7, width=96, height=64, search_share=1.0, augment=False)
+    assert len(ds) == 2 and np.array_equal(ds.images[0], ref.images[3])
+    opt = SegTrainOptions(
+        n_train=2,
+        n_val=1,
+        size=96,
+        crop=0,
+        hard_n=2,
+        hard_seed=9,
+        hard_finish="black_oxide",
+        hard_background="wood",
+    )
+    train, _ = build_data(opt)
+    assert len(train) == 4
+    hard = train.datasets[1]
+    want = matching_indices(load_arrays(), "search", 9, 2, "black_oxide", "wood")
+    ref = StudioSegDataset(0, width=96, height=64, augment=False, picks=[("search", 9, i) for i in want])
+    assert np.array_equal(hard.images, ref.images) and (hard.labelled == 1).all()

@@ -297,3 +297,46 @@ def test_two_workers_match_one_worker(tmp_path, catalog_db):
     assert (tmp_path / "one" / "synth_000003.jpg").read_bytes() == (
         tmp_path / "two" / "synth_000003.jpg"
     ).read_bytes()
+
+
+def test_matching_indices_pick_photos_by_finish_and_background(tmp_path, catalog_db):
+    """Hard cases for a training set: the photos of a dataset whose screw has a finish and whose background is a
+    kind, found without rendering (``background_kind`` is the draw ``render_photo`` makes), written by the CLI
+    under their own indices."""
+    import json
+
+    from core.catalog.catalog import load_arrays
+    from core.synth.__main__ import main
+    from core.synth.dataset import matching_indices, render_index
+    from core.synth.render import background_kind
+
+    arrays = load_arrays(catalog_db)
+    tiny = StudioConfig(width=64, height=48)
+    for i in range(6):
+        photo = render_index(arrays, "search", 5, i, tiny)
+        assert background_kind(photo.meta["seed"]) == photo.meta["background"]
+    finish = FINISHES[0]
+    idx = matching_indices(arrays, "search", 5, 3, finish=finish, background="gravel")
+    assert len(idx) == 3 and idx == sorted(idx) and idx[-1] >= 3  # not simply the first three
+    for i in idx:
+        photo = render_index(arrays, "search", 5, i, tiny)
+        assert photo.sku is not None and photo.sku.finish == finish and photo.meta["background"] == "gravel"
+    assert matching_indices(arrays, "search", 5, 2) == [0, 1]  # no filter: the dataset itself
+    with pytest.raises(ConfigError) as e:
+        matching_indices(arrays, "search", 5, 1, finish="gold_leaf")
+    assert e.value.field == "finish"
+    with pytest.raises(ConfigError) as e:
+        matching_indices(arrays, "search", 5, 1, background="moon")
+    assert e.value.field == "background"
+    with pytest.raises(ConfigError, match="ask for fewer"):
+        matching_indices(arrays, "search", 5, 5, finish=finish, background="gravel", scan=20)
+
+    out = tmp_path / "hard"
+    args = ["--n", "2", "--seed", "5", "--out", str(out), "--width", "64", "--height", "48"]
+    assert main([*args, "--catalog", str(catalog_db), "--finish", finish, "--background", "gravel"]) == 0
+    names = sorted(p.stem for p in out.glob("*.json"))
+    assert names == [f"synth_{i:06d}" for i in idx[:2]]
+    for p in out.glob("*.json"):
+        fvw = json.loads(p.read_text())["fvw"]
+        assert fvw["background"] == "gravel"
+    assert main([*args, "--catalog", str(catalog_db), "--background", "moon"]) == 2
