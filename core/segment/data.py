@@ -90,6 +90,9 @@ class StudioSegDataset(Dataset):
         focus: chance that a training crop is centred on a labelled object pixel.
         picks: render these ``(mode, seed, index)`` photos instead (``n``, ``seed`` and ``search_share``
             unused), e.g. hard cases chosen by :func:`core.synth.dataset.matching_indices`.
+        render_scale: render each photo this many times larger and shrink it to ``width`` x ``height`` (area
+            interpolation), as the segmenter shrinks a 1280x960 search photo to its 512 px input: the studio's
+            blur, noise and JPEG then sit at the photo's own scale, not the network's.
 
     Raises:
         ConfigError: sizes not multiples of 32, a share outside [0, 1], a crop larger than the photo, a zoom
@@ -109,6 +112,7 @@ class StudioSegDataset(Dataset):
         zoom: tuple[float, float] = (1.0, 1.0),
         focus: float = 0.0,
         picks: list[tuple[str, int, int]] | None = None,
+        render_scale: float = 1.0,
     ):
         if width % 32 or height % 32:
             raise ConfigError(f"render size {width}x{height} must be multiples of 32", field="size")
@@ -122,11 +126,14 @@ class StudioSegDataset(Dataset):
             raise ConfigError(f"zoom must be (lo, hi) with 0.1 <= lo <= hi <= 10, got {zoom}", field="zoom")
         if not 0.0 <= focus <= 1.0:
             raise ConfigError(f"focus must be in [0, 1], got {focus}", field="focus")
+        if not 1.0 <= render_scale <= 4.0:
+            raise ConfigError(f"render_scale must be in [1, 4], got {render_scale}", field="render_scale")
         from core.catalog.catalog import load_arrays
         from core.synth import StudioConfig, render_index
 
         arrays = load_arrays(catalog)
-        cfg = StudioConfig(width=width, height=height)
+        big = (int(round(width * render_scale)), int(round(height * render_scale)))
+        cfg = StudioConfig(width=big[0], height=big[1])
         self.crop, self.augment = int(crop), augment
         self.zoom, self.focus = (float(zoom[0]), float(zoom[1])), float(focus)
         if picks is None:
@@ -138,10 +145,21 @@ class StudioSegDataset(Dataset):
         self.images = np.zeros((n, height, width, 3), np.uint8)  # (N, H, W, 3)
         self.masks = np.zeros((n, len(CLASSES), height, width), bool)  # (N, C, H, W)
         self.labelled = np.zeros((n, len(CLASSES)), np.float32)  # (N, C)
+        k_xy = np.array([width / big[0], height / big[1]])
+
+        def shrink(poly: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+            # pixel centres: x_small + 0.5 = (x_big + 0.5) * scale
+            return None if poly is None else (poly + 0.5) * k_xy - 0.5
+
         for i, (mode, s, k) in enumerate(picks):
             photo = render_index(arrays, mode, s, k, cfg)
-            self.images[i] = photo.image
-            self.masks[i, 0], self.masks[i, 1] = studio_masks(photo)
+            if big != (width, height):
+                self.images[i] = cv2.resize(photo.image, (width, height), interpolation=cv2.INTER_AREA)
+                self.masks[i, 0] = polygon_mask(shrink(photo.screw_polygon), height, width)
+                self.masks[i, 1] = polygon_mask(shrink(photo.coin_polygon), height, width)
+            else:
+                self.images[i] = photo.image
+                self.masks[i, 0], self.masks[i, 1] = studio_masks(photo)
             kind = photo.meta["kind"]
             self.labelled[i] = [kind != "coin", kind != "screw"]
 

@@ -61,6 +61,9 @@ class SegTrainOptions:
     hard_seed: int = 0
     hard_finish: str = ""
     hard_background: str = ""
+    hard_render_scale: float = (
+        1.0  # the hard cases rendered this many times larger, then shrunk (StudioSegDataset)
+    )
 
 
 def render_shape(size: int) -> tuple[int, int]:
@@ -157,6 +160,7 @@ def build_data(opt: SegTrainOptions) -> tuple[Any, Any]:
                 zoom=opt.zoom,
                 focus=opt.focus,
                 picks=[("search", opt.hard_seed, i) for i in found],
+                render_scale=opt.hard_render_scale,
             )
         )
     for d in filter(None, (s.strip() for s in opt.labelme_dirs.split(","))):

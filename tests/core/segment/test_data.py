@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -130,3 +131,25 @@ def test_studio_dataset_renders_picked_photos_and_training_adds_hard_cases() -> 
     want = matching_indices(load_arrays(), "search", 9, 2, "black_oxide", "wood")
     ref = StudioSegDataset(0, width=96, height=64, augment=False, picks=[("search", 9, i) for i in want])
     assert np.array_equal(hard.images, ref.images) and (hard.labelled == 1).all()
+
+
+def test_render_scale_shrinks_big_renders_with_their_masks() -> None:
+    """``render_scale``: each photo rendered larger and shrunk to the dataset's size, as the segmenter shrinks a
+    1280x960 search photo; the label polygons shrink with it (pixel-centre convention)."""
+    from core.catalog.catalog import load_arrays
+    from core.synth import StudioConfig, render_index
+
+    picks = [("search", 7, 0), ("search", 7, 1)]
+    ds = StudioSegDataset(0, width=96, height=64, augment=False, picks=picks, render_scale=2.0)
+    assert ds.images.shape == (2, 64, 96, 3) and ds.labelled.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    arrays = load_arrays()
+    for i, (mode, seed, k) in enumerate(picks):
+        big = render_index(arrays, mode, seed, k, StudioConfig(width=192, height=128))
+        screw, coin = studio_masks(big)
+        for c, m in enumerate((screw, coin)):
+            assert abs(ds.masks[i, c].sum() - m.sum() / 4) <= 0.15 * m.sum() / 4 + 6
+        small = cv2.resize(big.image, (96, 64), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(ds.images[i], small)
+    with pytest.raises(ConfigError) as e:
+        StudioSegDataset(1, width=96, height=64, render_scale=0.5)
+    assert e.value.field == "render_scale"
