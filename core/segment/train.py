@@ -61,9 +61,8 @@ class SegTrainOptions:
     hard_seed: int = 0
     hard_finish: str = ""
     hard_background: str = ""
-    hard_render_scale: float = (
-        1.0  # the hard cases rendered this many times larger, then shrunk (StudioSegDataset)
-    )
+    # the hard cases rendered this many times larger, then shrunk (StudioSegDataset's render_scale)
+    hard_render_scale: float = 1.0
 
 
 def render_shape(size: int) -> tuple[int, int]:

@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(photos)} studio photos ({args.width}x{args.height}, mode {args.mode}, seed {args.seed}),",
                 "screw outlined in red and coin in blue from the written ground-truth polygons. Reproduce with",
                 "",
-                f"    python -m core.synth --n {len(photos)} --seed {args.seed} --mode {args.mode} --contact-sheet {sheet}",
+                f"    python -m core.synth --n {len(photos)} --seed {args.seed} --mode {args.mode} --contact-sheet {sheet}"
+                + (f" --finish {args.finish}" if args.finish else "")
+                + (f" --background {args.background}" if args.background else ""),
                 "",
                 "| # | SKU | name | background | coin | px/mm |",
                 "|---|---|---|---|---|---|",
