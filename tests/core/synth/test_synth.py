@@ -333,7 +333,10 @@ def test_matching_indices_pick_photos_by_finish_and_background(tmp_path, catalog
 
     out = tmp_path / "hard"
     args = ["--n", "2", "--seed", "5", "--out", str(out), "--width", "64", "--height", "48"]
-    assert main([*args, "--catalog", str(catalog_db), "--finish", finish, "--background", "gravel"]) == 0
+    sheet = tmp_path / "hard.png"
+    pick = ["--finish", finish, "--background", "gravel", "--contact-sheet", str(sheet)]
+    assert main([*args, "--catalog", str(catalog_db), *pick]) == 0
+    assert f"--finish {finish} --background gravel" in sheet.with_suffix(".md").read_text()
     names = sorted(p.stem for p in out.glob("*.json"))
     assert names == [f"synth_{i:06d}" for i in idx[:2]]
     for p in out.glob("*.json"):
