@@ -170,17 +170,14 @@ class Locator:
                 # them is right far more often than RotationNet's own peak on a squat screw); RotationNet, which
                 # sees the photo and not only the mask, picks the one it backs most. Ties keep the half areas'
                 # end of the mirror line.
+                candidates = []  # (axis, method, angle, half areas' confidence)
+                for a, name in ((sym, "symmetry"), (rect, "rectangle")):
+                    side, side_conf = head_side(mask, a)
+                    candidates += [(a, name, side, side_conf), (a, name, (side + 180.0) % 360.0, side_conf)]
                 w = self.config.rotationnet_window_deg
-                candidates = [
-                    (a, name, (side + turn) % 360.0)
-                    for a, name in ((sym, "symmetry"), (rect, "rectangle"))
-                    for side in (head_side(mask, a)[0],)
-                    for turn in (0.0, 180.0)
-                ]
                 backing = [direction_mass(probs, c[2], w) for c in candidates]
                 best = next(i for i, b in enumerate(backing) if b >= max(backing) - 1e-9)
-                axis, method, angle = candidates[best]
-                conf = head_side(mask, axis)[1]
+                axis, method, angle, conf = candidates[best]
                 method += "+rotationnet"
             elif square:
                 angle, method = probs_angle(probs), "rotationnet"

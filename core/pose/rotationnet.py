@@ -111,9 +111,7 @@ def decode_bins(logits: torch.Tensor) -> torch.Tensor:
 
 def predict_angle(model: RotationNet, image: NDArray[np.uint8], mask: NDArray[np.bool_]) -> float:
     """Tip->head angle (degrees, clockwise from image-up) of one screw."""
-    x = torch.from_numpy(rotnet_input(image, mask, model.arch.input_size))[None]
-    with torch.inference_mode():
-        return float(decode_bins(model.eval()(x))[0])
+    return probs_angle(predict_probs(model, image, mask))
 
 
 def predict_probs(
@@ -127,7 +125,7 @@ def predict_probs(
 
 
 def probs_angle(probs: NDArray[np.floating]) -> float:
-    """:func:`decode_bins` of :func:`predict_probs`' answer: the angle :func:`predict_angle` gives."""
+    """:func:`decode_bins` of :func:`predict_probs`' answer (the softmax of its logs is the answer again)."""
     p = torch.from_numpy(np.asarray(probs, np.float64)).clamp_min(1e-30)
     return float(decode_bins(torch.log(p)[None])[0])
 
