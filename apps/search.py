@@ -23,9 +23,10 @@ import numpy as np  # noqa: E402
 from core.catalog.taxonomy import display_name  # noqa: E402
 from core.errors import FvwError, NoScrewFoundError  # noqa: E402
 from core.imageio import read_image  # noqa: E402
+from core.locate.types import check_click  # noqa: E402
 from core.search.result import COINS_MM, ExamplePhoto, SearchEngine, SearchResult  # noqa: E402
 
-__all__ = ["build_demo", "handle_search", "main"]
+__all__ = ["build_demo", "handle_search", "show_photo", "main"]
 
 # Photos above this many pixels are decoded at a reduced size instead of refused (a 50 MP phone photo is
 # ordinary); the decoder's own bomb guard still refuses absurd files.
@@ -71,8 +72,27 @@ def _attribute_rows(res: SearchResult) -> list[list[Any]]:
     return rows
 
 
-def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) -> tuple[Any, ...]:
-    """The app's one handler: a photo path in, every output component's value out.
+def show_photo(photo: str | None) -> Any:
+    """The photo as the search will read it, shown where the overlay goes as soon as it is chosen: a person can
+    click the screw on it even when the search finds none. None (nothing shown) when it cannot be read: the
+    search then says why."""
+    if not photo:
+        return None
+    try:
+        return read_image(photo, downscale_to=MAX_SIDE)
+    except FvwError:
+        return None
+
+
+def handle_search(
+    engine: SearchEngine,
+    photo: str | None,
+    coin: str,
+    k: float,
+    click: tuple[float, float] | None = None,
+) -> tuple[Any, ...]:
+    """The app's one handler: a photo path in, every output component's value out. ``click``: (x, y) of the
+    screw a person clicked on the photo (its pixels as the search reads it), to answer for that screw.
 
     Raises:
         gr.Error: with the core error's message for every bad input (the app keeps serving).
@@ -83,11 +103,15 @@ def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) 
         raise gr.Error(f"Unknown coin {coin!r}; choose one of {', '.join(COINS_MM)}.")
     try:
         image = read_image(photo, downscale_to=MAX_SIDE)
-        res = engine.search(image, coin=coin, k=int(k))
+        if click is not None:
+            click = check_click(click, (image.shape[0], image.shape[1]))
+        res = engine.search(image, coin=coin, k=int(k), click=click)
     except NoScrewFoundError as e:
+        if click is not None:
+            raise gr.Error(f"Nothing to measure where you clicked ({e.message}).") from e
         raise gr.Error(
-            f"No screw found in this photo ({e.message}). Lay the screw flat on a plain surface, "
-            "fill more of the frame with it, and try again."
+            f"No screw found in this photo ({e.message}). Click the screw on the photo to point it out, or "
+            "lay it flat on a plain surface, fill more of the frame with it, and try again."
         ) from e
     except FvwError as e:
         raise gr.Error(str(e)) from e
@@ -103,7 +127,10 @@ def handle_search(engine: SearchEngine, photo: str | None, coin: str, k: float) 
         [i + 1, m.sku, round(m.score, 3)] + [display_name(m.attributes[a][0]) for a in m.attributes]
         for i, m in enumerate(res.matches)
     ]
-    return res.overlay, crops, _summary(res), _attribute_rows(res), gallery, table, res.to_json()
+    summary = _summary(res)
+    if res.clicked and click is not None:
+        summary = f"Answer for the screw you clicked at ({click[0]:.0f}, {click[1]:.0f}).\n\n" + summary
+    return res.overlay, crops, summary, _attribute_rows(res), gallery, table, res.to_json()
 
 
 def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | None = None) -> gr.Blocks:
@@ -140,7 +167,10 @@ def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | No
                             examples=[[str(p)] for p in examples], inputs=[photo], label="Studio photos"
                         )
             with gr.Column(scale=2):
-                overlay = gr.Image(label="Screw and coin found", interactive=False)
+                overlay = gr.Image(
+                    label="Screw and coin found: outline missing or wrong? Click the screw",
+                    interactive=False,
+                )
                 summary = gr.Markdown()
                 crops = gr.Gallery(label="Canonical crops (head up)", columns=4, height=200)
         attrs = gr.Dataframe(
@@ -159,11 +189,27 @@ def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | No
         def _run(p: str | None, cam: str | None, c: str, kk: float) -> tuple[Any, ...]:
             return handle_search(engine, p or cam, c, kk)
 
-        button.click(
-            _run,
-            inputs=[photo, webcam, coin, k],
-            outputs=[overlay, crops, summary, attrs, results, table, raw],
-            api_name="search",
+        outputs = [overlay, crops, summary, attrs, results, table, raw]
+        button.click(_run, inputs=[photo, webcam, coin, k], outputs=outputs, api_name="search")
+        photo.upload(show_photo, inputs=[photo], outputs=[overlay], api_visibility="private")
+        webcam.change(show_photo, inputs=[webcam], outputs=[overlay], api_visibility="private")
+
+        # A click on the photo (or on the overlay: the same pixels) searches for the screw there. The click's
+        # pixel goes through two hidden numbers so that clients can call the same search (api "search_at").
+        click_x, click_y = gr.Number(visible=False), gr.Number(visible=False)
+
+        def _pick(evt: gr.SelectData) -> tuple[float, float]:
+            return float(evt.index[0]), float(evt.index[1])
+
+        def _run_at(
+            p: str | None, cam: str | None, c: str, kk: float, x: float | None, y: float | None
+        ) -> tuple[Any, ...]:
+            if x is None or y is None:
+                raise gr.Error("Click the screw on the photo first.")
+            return handle_search(engine, p or cam, c, kk, click=(x, y))
+
+        overlay.select(_pick, inputs=None, outputs=[click_x, click_y], api_visibility="private").then(
+            _run_at, inputs=[photo, webcam, coin, k, click_x, click_y], outputs=outputs, api_name="search_at"
         )
     demo.queue(max_size=32, default_concurrency_limit=2)
     return demo

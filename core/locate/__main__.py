@@ -33,13 +33,22 @@ def main(argv: list[str] | None = None) -> int:
         "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
     )
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
+    p.add_argument(
+        "--click",
+        default=None,
+        metavar="X,Y",
+        help="a pixel on the screw (when the automatic outline missed it or took the wrong thing): only that "
+        "screw is located, outlined afresh around the point",
+    )
     add_head_reader_args(p)
     a = p.parse_args(argv)
     try:
         import cv2
 
+        from core.locate import LocateConfig, Locator, parse_click
         from core.locate.output import write_result
-        from core.locate.pipeline import LocateConfig, Locator
+
+        click = parse_click(a.click) if a.click else None
 
         bgr = cv2.imread(a.photo, cv2.IMREAD_COLOR)
         if bgr is None:
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         loc.verifier = None if a.no_verifier else load_verifier(a.verifier)
         loc.head_reader = head_reader_from_args(a)
         loc.edgenet = None if a.no_edgenet else load_edgenet(a.edgenet)
-        path = write_result(a.out, image, loc.locate(image))  # type: ignore
+        path = write_result(a.out, image, loc.locate(image, click=click))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="how many SKUs to print (default 10)")
     p.add_argument("--json", action="store_true", help="print the ranking as a JSON list on stdout")
     p.add_argument("--coin", default=DEFAULT_COIN, help=f"coin in the photo (default {DEFAULT_COIN})")
+    p.add_argument(
+        "--click",
+        default=None,
+        metavar="X,Y",
+        help="a pixel on the screw, when the automatic answer outlined nothing or the wrong thing (see the "
+        "overlay of a first search): the search answers for the screw there",
+    )
     p.add_argument("--catalog", default=None, help="SQLite catalog (python -m core.catalog import ...)")
     p.add_argument("--models", default=None, help="models folder (default: models/ or FVW_MODELS)")
     return p
@@ -100,6 +107,7 @@ def _default_factory(models: Path | None, catalog: str | None) -> SearchEngine:
 
 def _search(args: argparse.Namespace, factory: EngineFactory) -> SearchResult:
     from core.imageio import read_image
+    from core.locate.types import check_click, parse_click
 
     if args.top < 1:
         raise InputError(f"--top must be >= 1, got {args.top}", field="top")
@@ -108,10 +116,13 @@ def _search(args: argparse.Namespace, factory: EngineFactory) -> SearchResult:
     photo = Path(args.photo)
     if not photo.is_file():
         raise InputError(f"photo {str(photo)!r} not found; give the path of an existing image file")
+    click = parse_click(args.click) if args.click else None
     # Read the photo before loading the models: a wrong path fails in milliseconds, not seconds.
     image = read_image(photo, downscale_to=MAX_SIDE)
+    if click is not None:
+        click = check_click(click, (image.shape[0], image.shape[1]))
     engine = factory(Path(args.models) if args.models else None, args.catalog)
-    return engine.search(image, coin=args.coin, k=args.top)
+    return engine.search(image, coin=args.coin, k=args.top, click=click)
 
 
 def main(

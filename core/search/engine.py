@@ -123,15 +123,26 @@ class PipelineEngine:
                 out[name] = p.double().numpy()
         return out
 
-    def search(self, image: NDArray[np.uint8], *, coin: str = "euro_1", k: int = 10) -> SearchResult:
-        """Search one (H, W, 3) uint8 RGB photo; raises NoScrewFoundError / InputError with the fix."""
+    def search(
+        self,
+        image: NDArray[np.uint8],
+        *,
+        coin: str = "euro_1",
+        k: int = 10,
+        click: tuple[float, float] | None = None,
+    ) -> SearchResult:
+        """Search one (H, W, 3) uint8 RGB photo; raises NoScrewFoundError / InputError with the fix.
+
+        ``click``: an (x, y) pixel on the screw, from a person who saw the answer outline nothing or the wrong
+        thing (:meth:`core.locate.Locator.locate`); the search then answers for that screw.
+        """
         from core.attributes.data import crops_from_canonical
         from core.locate.output import draw_overlay
 
         if coin not in COINS:
             raise InputError(f"unknown coin {coin!r}; valid coins: {', '.join(COINS)}", field="coin")
         t0 = time.perf_counter()
-        loc = self.locator.with_config(coin=coin).locate(image)
+        loc = self.locator.with_config(coin=coin).locate(image, click=click)
         t1 = time.perf_counter()
         if not loc.screws:  # pragma: no cover - locate raises first
             raise NoScrewFoundError("no screw found in the photo")
@@ -216,6 +227,8 @@ class PipelineEngine:
             overall_length_mm=screw.overall_length_mm,
             overall_length_sigma_mm=screw.overall_length_mm_std,
             coin=coin_info,
+            polygon=screw.polygon,
+            clicked=click is not None,
             attributes=attrs,
             matches=matches,
             warnings=warnings,

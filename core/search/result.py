@@ -27,6 +27,8 @@ class SearchResult:
         length_mm / diameter_mm: measured sizes (None when unavailable, e.g. no coin), with 1-sigma; the
             length is nominal (under the head unless countersunk), ``overall_length_mm`` head to tip.
         coin: centre (x, y), radius_px, px_per_mm and type, or None when no coin was found.
+        polygon: the outline of the screw the answer is for, [[x, y], ...] in the photo's pixels.
+        clicked: the screw was the one a person clicked (``search(click=...)``), not the engine's choice.
         attributes: attribute -> top values as (value, probability), best first.
         matches: ranked SKUs, best first.
         warnings: things a person should know (no coin: sizes not used; several screws: first used).
@@ -42,6 +44,8 @@ class SearchResult:
     overall_length_mm: float | None = None
     overall_length_sigma_mm: float | None = None
     coin: dict[str, object] | None = None
+    polygon: list[list[float]] = field(default_factory=list)
+    clicked: bool = False
     attributes: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     matches: list[Match] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -56,6 +60,8 @@ class SearchResult:
             "overall_length_mm": self.overall_length_mm,
             "overall_length_sigma_mm": self.overall_length_sigma_mm,
             "coin": self.coin,
+            "polygon": self.polygon,
+            "clicked": self.clicked,
             "attributes": {k: [[v, round(p, 4)] for v, p in vals] for k, vals in self.attributes.items()},
             "matches": [m.to_json() for m in self.matches],
             "warnings": self.warnings,
@@ -66,8 +72,16 @@ class SearchResult:
 class SearchEngine(Protocol):
     """Photo in, ranked SKUs out. Must be thread-safe (the app serves several users at once)."""
 
-    def search(self, image: NDArray[np.uint8], *, coin: str = "euro_1", k: int = 10) -> SearchResult:
-        """Search one (H, W, 3) uint8 RGB photo. Raises NoScrewFoundError, InputError, ..."""
+    def search(
+        self,
+        image: NDArray[np.uint8],
+        *,
+        coin: str = "euro_1",
+        k: int = 10,
+        click: tuple[float, float] | None = None,
+    ) -> SearchResult:
+        """Search one (H, W, 3) uint8 RGB photo; ``click`` = (x, y) of the screw a person pointed at (None: the
+        engine picks). Raises NoScrewFoundError, InputError, ..."""
         ...
 
     def thumbnail(self, sku: str, size: int = 128) -> NDArray[np.uint8]:

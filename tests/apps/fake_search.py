@@ -10,14 +10,26 @@ from core.search.scoring import Match
 
 
 class FakeEngine:
-    """Finds a 'screw' in any photo whose mean is not pure white; says so otherwise."""
+    """Finds a 'screw' in any photo whose mean is not pure white; says so otherwise. With a click, finds one
+    only where the clicked pixel is not white."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], str, int]] = []
+        self.clicks: list[tuple[float, float] | None] = []
 
-    def search(self, image: np.ndarray, *, coin: str = "euro_1", k: int = 10) -> SearchResult:
+    def search(
+        self,
+        image: np.ndarray,
+        *,
+        coin: str = "euro_1",
+        k: int = 10,
+        click: tuple[float, float] | None = None,
+    ) -> SearchResult:
         self.calls.append((image.shape, coin, k))
-        if image.min() >= 250:
+        self.clicks.append(click)
+        if click is not None and image[int(click[1]), int(click[0])].min() >= 250:
+            raise NoScrewFoundError("nothing stands out from its surroundings at the clicked point")
+        if click is None and image.min() >= 250:
             raise NoScrewFoundError("the segmenter found no screw pixels")
         matches = [
             Match(
@@ -57,6 +69,7 @@ class FakeEngine:
             if no_coin
             else [],
             timings_ms={"segment": 1.0},
+            clicked=click is not None,
         )
 
     def thumbnail(self, sku: str, size: int = 128) -> np.ndarray:

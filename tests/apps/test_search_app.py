@@ -70,6 +70,26 @@ def _white(d: Path) -> str:
     return str(p)
 
 
+def test_a_click_searches_for_the_screw_there(tmp_path):
+    from apps.search import show_photo
+
+    eng = FakeEngine()
+    white = _white(tmp_path)
+    shown = show_photo(white)  # the photo appears where a person can click, before any search
+    assert shown is not None and shown.shape == (64, 64, 3)
+    assert show_photo(None) is None and show_photo(_write(tmp_path / "x.jpg", b"junk")) is None
+    with pytest.raises(gr.Error, match="Click the screw on the photo"):
+        handle_search(eng, white, "euro_1", 5)
+    photo = _photo(tmp_path)
+    _, _, summary, *_, raw = handle_search(eng, photo, "euro_1", 5, click=(100.0, 120.0))
+    assert eng.clicks[-1] == (100.0, 120.0) and raw["clicked"] is True
+    assert summary.startswith("Answer for the screw you clicked at (100, 120)")
+    with pytest.raises(gr.Error, match="Nothing to measure where you clicked"):
+        handle_search(eng, white, "euro_1", 5, click=(5.0, 5.0))  # nothing there for the fake engine
+    with pytest.raises(gr.Error, match="outside the 320x240 photo"):
+        handle_search(eng, photo, "euro_1", 5, click=(400.0, 5.0))
+
+
 def test_unknown_coin(tmp_path):
     with pytest.raises(gr.Error, match="Unknown coin"):
         handle_search(FakeEngine(), _photo(tmp_path), "doubloon", 10)
@@ -109,6 +129,11 @@ def test_named_api_endpoint_through_gradio_client(tmp_path):
             handle_file(_photo(tmp_path, name="q.jpg")), None, "euro_1", 2, api_name="/search"
         )
         assert len(again[-1]["matches"]) == 2
+        # The click search (the photo's select event) is callable too: x, y in the photo's pixels.
+        at = client.predict(
+            handle_file(_photo(tmp_path, name="r.jpg")), None, "euro_1", 3, 100, 120, api_name="/search_at"
+        )
+        assert at[-1]["clicked"] is True and len(at[-1]["matches"]) == 3
     finally:
         demo.close()
 
@@ -125,7 +150,7 @@ def test_warm_up_searches_until_an_answer_and_survives_a_failing_engine(tmp_path
     assert len(eng.calls) == 2  # stopped at the first answer
 
     class Failing(FakeEngine):
-        def search(self, image, *, coin="euro_1", k=10):
+        def search(self, image, *, coin="euro_1", k=10, click=None):
             self.calls.append((image.shape, coin, k))
             raise NoScrewFoundError("no screw found in the photo")
 

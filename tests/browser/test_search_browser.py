@@ -46,3 +46,36 @@ def test_upload_and_read_top_sku(tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 0
         browser.close()
+
+
+def test_click_the_screw_on_the_photo(tmp_path):
+    """The photo shows where the overlay goes as soon as it is chosen; a click on it searches for the screw at
+    that pixel (gradio's select event gives the photo's own pixels, however the browser scales it)."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    photo = tmp_path / "screw.png"
+    arr = np.full((240, 320, 3), 255, np.uint8)  # the fake engine finds no screw on its own in a white photo
+    arr[100:140, 60:260] = 40
+    Image.fromarray(arr).save(photo)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.locator("input[type=file]").first.set_input_files(str(photo))
+        shown = "[...document.images].find(i => i.naturalWidth === 320 && i.naturalHeight === 240)"
+        page.wait_for_function(f"() => {shown} !== undefined", timeout=30_000)
+        handle = page.evaluate_handle(f"() => {shown}").as_element()
+        assert handle is not None
+        box = handle.bounding_box()
+        assert box is not None
+        # the centre of the element is the photo's centre (160, 120) even when the browser letterboxes it
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.get_by_text("FVW-000000").first.wait_for(timeout=30_000)
+        m = re.search(r"clicked at \((\d+), (\d+)\)", page.inner_text("body"))
+        assert m is not None
+        assert abs(int(m.group(1)) - 160) <= 4 and abs(int(m.group(2)) - 120) <= 4
+        browser.close()

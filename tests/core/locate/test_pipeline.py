@@ -478,3 +478,63 @@ def test_rotationnet_picks_among_the_ends_of_the_mirror_line_and_the_rectangle(m
         (s,) = Locator(seg, rotationnet=object(), config=LocateConfig()).locate(image).screws
         assert s.angle_method == method
         assert abs((s.angle_deg - want + 180) % 360 - 180) < 2.5, (s.angle_deg, want)
+
+
+def _innermost(mask: np.ndarray) -> tuple[float, float]:
+    """The pixel centre deepest inside ``mask`` (where a person clicks a screw)."""
+    dt = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
+    (photo,) = _photos(_long_uncut, width=512, height=384)
+    screw, coin = studio_masks(photo)
+    blind = Locator(
+        _TruthSegmenter(np.zeros_like(screw), coin), config=LocateConfig(coin=photo.meta["coin"]["type"])
+    )
+    with pytest.raises(NoScrewFoundError):
+        blind.locate(photo.image)
+    res = blind.locate(photo.image, click=_innermost(screw))
+    (s,) = res.screws
+    assert (s.mask & screw).sum() / (s.mask | screw).sum() > 0.75
+    head, tip = np.asarray(photo.meta["head_xy"]), np.asarray(photo.meta["tip_xy"])
+    assert s.length_px == pytest.approx(float(np.hypot(*(head - tip))), rel=0.1)
+    assert s.length_mm is not None and res.coin is not None  # measured with the coin the segmenter found
+    assert s.verify_score is None  # the person vouches for it
+
+
+def test_a_click_picks_the_blob_there_when_nothing_stands_out_and_refuses_empty_points() -> None:
+    img = np.full((96, 128, 3), 128, np.uint8)  # no contrast: the click backend cuts nothing
+    blob = np.zeros((96, 128), bool)
+    blob[40:48, 20:100] = True
+    other = np.zeros((96, 128), bool)
+    other[80:90, 100:120] = True
+    loc = Locator(_TruthSegmenter(blob | other, np.zeros_like(blob)), config=LocateConfig(refine_edges=False))
+    assert len(loc.locate(img).screws) == 2
+    (s,) = loc.locate(img, click=(60.5, 49.5)).screws  # one pixel off the bar: within click_reach
+    assert (s.mask == blob).all()
+    with pytest.raises(NoScrewFoundError, match="clicked point"):
+        loc.locate(img, click=(10.0, 10.0))
+    noise = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    with pytest.raises(NoScrewFoundError, match="too large"):
+        Locator(_TruthSegmenter(np.zeros_like(blob), np.zeros_like(blob))).locate(noise, click=(64.0, 48.0))
+
+
+@pytest.mark.parametrize(
+    "click, words",
+    [((128.0, 5.0), "outside the 128x96 photo"), ((-1, 5), "outside"), (("a", 1), "two numbers")],
+)
+def test_a_click_outside_the_photo_or_not_a_pixel_is_an_input_error(click, words) -> None:
+    empty = np.zeros((96, 128), bool)
+    with pytest.raises(InputError, match=words):
+        Locator(_TruthSegmenter(empty, empty)).locate(np.zeros((96, 128, 3), np.uint8), click=click)
+
+
+def test_parse_click() -> None:
+    from core.locate import parse_click
+
+    assert parse_click("412,230.5") == (412.0, 230.5)
+    for bad in ("412", "a,b", "1,2,3", ""):
+        with pytest.raises(InputError, match="X,Y"):
+            parse_click(bad)

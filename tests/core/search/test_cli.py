@@ -21,9 +21,18 @@ class _Engine:
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], str, int]] = []
+        self.clicks: list[tuple[float, float] | None] = []
 
-    def search(self, image: np.ndarray, *, coin: str = "euro_1", k: int = 10) -> SearchResult:
+    def search(
+        self,
+        image: np.ndarray,
+        *,
+        coin: str = "euro_1",
+        k: int = 10,
+        click: tuple[float, float] | None = None,
+    ) -> SearchResult:
         self.calls.append((image.shape, coin, k))
+        self.clicks.append(click)
         if image.min() >= 250:
             raise NoScrewFoundError("the segmenter found no screw pixels")
         no_coin = image[..., 2].mean() > 150
@@ -189,3 +198,14 @@ def test_real_models_on_a_studio_photo(tmp_path):
     # The size is part of the score: the top SKU's nominal length is near the true one.
     assert photo.sku is not None
     assert abs(data[0]["length_mm"] - photo.sku.length_mm) <= 0.5 * photo.sku.length_mm
+
+
+def test_click_goes_to_the_engine_and_bad_clicks_are_one_line_errors(tmp_path):
+    engine = _Engine()
+    code, _, err = _run([str(_photo(tmp_path)), "--click", "30,25.5"], engine)
+    assert code == 0, err
+    assert engine.clicks == [(30.0, 25.5)]
+    _one_line_error(*_run([str(_photo(tmp_path)), "--click", "30"]), "--click takes X,Y")
+    engine = _Engine()
+    _one_line_error(*_run([str(_photo(tmp_path)), "--click", "90,10"], engine), "outside the 80x60 photo")
+    assert engine.calls == []  # refused before the models load
