@@ -1,7 +1,9 @@
 """Screw photo search — Gradio app (``python apps/search.py [--share] [--port N]``).
 
 A thin face over ``core``: :func:`build_demo` takes any :class:`core.search.SearchEngine`, so tests pass a
-fake one. Every typed error from core becomes a ``gr.Error`` with its message; the app keeps serving.
+fake one. Every typed error from core becomes a ``gr.Error`` with its message; the app keeps serving. The photo
+shows as soon as it is chosen; a click on it (or on the overlay) searches for the screw at that pixel (a screw the
+segmenter missed, or the wrong object outlined), and "no screw found" leaves the photo on show for that click.
 Bound to 127.0.0.1 unless ``--host`` says otherwise; ``--share`` asks Gradio for a public link.
 """
 
@@ -94,8 +96,11 @@ def handle_search(
     """The app's one handler: a photo path in, every output component's value out. ``click``: (x, y) of the
     screw a person clicked on the photo (its pixels as the search reads it), to answer for that screw.
 
+    No screw found (or nothing at the click): the photo itself as the overlay, the message as the summary and
+    ``{"error": "no screw found", "message": ...}`` as the JSON, so the person can click the screw on it.
+
     Raises:
-        gr.Error: with the core error's message for every bad input (the app keeps serving).
+        gr.Error: with the core error's message for every other bad input (the app keeps serving).
     """
     if not photo:
         raise gr.Error("Upload a photo (or take one with the webcam) of a screw next to a coin.")
@@ -107,12 +112,17 @@ def handle_search(
             click = check_click(click, (image.shape[0], image.shape[1]))
         res = engine.search(image, coin=coin, k=int(k), click=click)
     except NoScrewFoundError as e:
+        # Not a gr.Error: that would cover the photo with an error badge, and the photo is where the person
+        # clicks the screw next. The photo stays, the message goes to the summary (and a warning toast).
         if click is not None:
-            raise gr.Error(f"Nothing to measure where you clicked ({e.message}).") from e
-        raise gr.Error(
-            f"No screw found in this photo ({e.message}). Click the screw on the photo to point it out, or "
-            "lay it flat on a plain surface, fill more of the frame with it, and try again."
-        ) from e
+            message = f"Nothing to measure where you clicked ({e.message})."
+        else:
+            message = (
+                f"No screw found in this photo ({e.message}). Click the screw on the photo to point it out, "
+                "or lay it flat on a plain surface, fill more of the frame with it, and try again."
+            )
+        gr.Warning(message)
+        return image, [], f"**{message}**", [], [], [], {"error": "no screw found", "message": message}
     except FvwError as e:
         raise gr.Error(str(e)) from e
     crops = [(img, _CROP_CAPTIONS.get(name, name)) for name, img in res.crops.items()]
@@ -191,7 +201,7 @@ def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | No
 
         outputs = [overlay, crops, summary, attrs, results, table, raw]
         button.click(_run, inputs=[photo, webcam, coin, k], outputs=outputs, api_name="search")
-        photo.upload(show_photo, inputs=[photo], outputs=[overlay], api_visibility="private")
+        photo.change(show_photo, inputs=[photo], outputs=[overlay], api_visibility="private")
         webcam.change(show_photo, inputs=[webcam], outputs=[overlay], api_visibility="private")
 
         # A click on the photo (or on the overlay: the same pixels) searches for the screw there. The click's

@@ -51,7 +51,6 @@ def test_no_coin_is_a_warning_not_an_error(tmp_path):
         (lambda d: None, "Upload a photo"),
         (lambda d: _write(d / "x.jpg", b"not an image"), "not an image|cannot|identify|image"),
         (lambda d: _write(d / "t.jpg", Path(_photo(d)).read_bytes()[:300]), "(?i)truncated|corrupt"),
-        (lambda d: _white(d), "No screw found"),
     ],
 )
 def test_bad_inputs_are_clear_errors(tmp_path, make, expect):
@@ -78,14 +77,19 @@ def test_a_click_searches_for_the_screw_there(tmp_path):
     shown = show_photo(white)  # the photo appears where a person can click, before any search
     assert shown is not None and shown.shape == (64, 64, 3)
     assert show_photo(None) is None and show_photo(_write(tmp_path / "x.jpg", b"junk")) is None
-    with pytest.raises(gr.Error, match="Click the screw on the photo"):
-        handle_search(eng, white, "euro_1", 5)
+    # No screw: the photo stays on show with the message (no error badge over it), to be clicked next.
+    with pytest.warns(UserWarning, match="No screw found"):
+        overlay, crops, summary, attrs, gallery, table, raw = handle_search(eng, white, "euro_1", 5)
+    assert overlay.shape == (64, 64, 3) and (overlay == 255).all()
+    assert "No screw found" in summary and "Click the screw on the photo" in summary
+    assert crops == attrs == gallery == table == [] and raw["error"] == "no screw found"
     photo = _photo(tmp_path)
     _, _, summary, *_, raw = handle_search(eng, photo, "euro_1", 5, click=(100.0, 120.0))
     assert eng.clicks[-1] == (100.0, 120.0) and raw["clicked"] is True
     assert summary.startswith("Answer for the screw you clicked at (100, 120)")
-    with pytest.raises(gr.Error, match="Nothing to measure where you clicked"):
-        handle_search(eng, white, "euro_1", 5, click=(5.0, 5.0))  # nothing there for the fake engine
+    with pytest.warns(UserWarning, match="Nothing to measure where you clicked"):
+        _, _, summary, *_ = handle_search(eng, white, "euro_1", 5, click=(5.0, 5.0))  # nothing there (fake)
+    assert "Nothing to measure where you clicked" in summary
     with pytest.raises(gr.Error, match="outside the 320x240 photo"):
         handle_search(eng, photo, "euro_1", 5, click=(400.0, 5.0))
 
@@ -134,6 +138,9 @@ def test_named_api_endpoint_through_gradio_client(tmp_path):
             handle_file(_photo(tmp_path, name="r.jpg")), None, "euro_1", 3, 100, 120, api_name="/search_at"
         )
         assert at[-1]["clicked"] is True and len(at[-1]["matches"]) == 3
+        # No screw: an answer (not an exception) whose JSON says so, with the message.
+        none = client.predict(handle_file(_white(tmp_path)), None, "euro_1", 3, api_name="/search")
+        assert none[-1]["error"] == "no screw found" and "No screw found" in none[-1]["message"]
     finally:
         demo.close()
 

@@ -57,7 +57,7 @@ def test_click_the_screw_on_the_photo(tmp_path):
 
     photo = tmp_path / "screw.png"
     arr = np.full((240, 320, 3), 255, np.uint8)  # the fake engine finds no screw on its own in a white photo
-    arr[100:140, 60:260] = 40
+    arr[115:125, 110:210] = 40  # ... nor with this small bar in it, but a click on the bar finds it
     Image.fromarray(arr).save(photo)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -68,6 +68,10 @@ def test_click_the_screw_on_the_photo(tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(photo))
         shown = "[...document.images].find(i => i.naturalWidth === 320 && i.naturalHeight === 240)"
         page.wait_for_function(f"() => {shown} !== undefined", timeout=30_000)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("No screw found").first.wait_for(timeout=30_000)  # the photo stays, to be clicked
+        page.wait_for_timeout(1000)  # the answer re-sends the photo: click it once it has loaded again
+        page.wait_for_function(f"() => {shown} !== undefined && {shown}.complete", timeout=30_000)
         handle = page.evaluate_handle(f"() => {shown}").as_element()
         assert handle is not None
         box = handle.bounding_box()

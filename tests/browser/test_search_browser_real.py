@@ -59,3 +59,64 @@ def test_real_app_ranks_a_studio_photo(tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 0
         browser.close()
+
+
+CLICK_SCREENSHOT = REPO / "docs" / "screenshots" / "search-click.png"
+
+
+def test_real_app_finds_a_missed_screw_with_one_click(tmp_path):
+    """The app's first example (a copper screw on gravel) is one the segmenter misses: the search says so, and a
+    click on the screw in the photo gets its SKU ranked first."""
+    import re
+
+    import cv2
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    from core.catalog.catalog import load_arrays
+    from core.search.engine import example_set
+    from core.segment.data import polygon_mask
+    from core.synth.dataset import render_index
+    from core.synth.render import StudioConfig
+
+    example = example_set()[0]
+    photo = render_index(load_arrays(), "search", 777, 0, StudioConfig(width=1280, height=960))
+    assert photo.sku is not None and photo.screw_polygon is not None
+    truth = polygon_mask(photo.screw_polygon, 960, 1280)
+    dt = cv2.distanceTransform(np.pad(truth, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = (float(v) + 0.5 for v in np.unravel_index(int(np.argmax(dt)), dt.shape))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    app = [sys.executable, str(REPO / "apps" / "search.py"), "--port", str(port)]
+    with serve(app, url, cwd=REPO, timeout=180.0), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.get_by_text(example.label).first.click()  # sets the photo and its coin
+        shown = "[...document.images].find(i => i.naturalWidth === 1280 && i.naturalHeight === 960)"
+        page.wait_for_function(f"() => {shown} !== undefined", timeout=60_000)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("No screw found").first.wait_for(timeout=120_000)
+        # the answer re-sends the photo to the overlay: click it once it has loaded again
+        page.wait_for_timeout(1000)
+        page.wait_for_function(f"() => {shown} !== undefined && {shown}.complete", timeout=30_000)
+        # the photo's pixel (x, y) on the page: the image is scaled to fit its box and centred in it
+        px, py = page.evaluate(
+            f"""([x, y]) => {{ const i = {shown}; const r = i.getBoundingClientRect();
+                const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);
+                return [r.left + (r.width - i.naturalWidth * s) / 2 + x * s,
+                        r.top + (r.height - i.naturalHeight * s) / 2 + y * s]; }}""",
+            [x, y],
+        )
+        page.mouse.click(px, py)
+        page.get_by_text("Answer for the screw you clicked").first.wait_for(timeout=120_000)
+        page.wait_for_timeout(2000)  # let the galleries load their images
+        text = page.inner_text("body")
+        m = re.search(r"clicked at \((\d+), (\d+)\)", text)
+        assert m is not None and abs(int(m.group(1)) - x) <= 6 and abs(int(m.group(2)) - y) <= 6
+        assert photo.sku.id in text
+        shot = CLICK_SCREENSHOT if os.environ.get("FVW_SCREENSHOTS") else tmp_path / "search-click.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))  # the viewport: photo, outline, sizes and crops
+        assert shot.stat().st_size > 0
+        browser.close()
