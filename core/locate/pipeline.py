@@ -47,14 +47,7 @@ from core.segment.predictor import (
 )
 from core.segment.refine import GrabCutConfig, grabcut_refine
 
-__all__ = [
-    "LocateConfig",
-    "ScrewResult",
-    "LocateResult",
-    "Locator",
-    "touches_border",
-    "matching_screw",
-]
+__all__ = ["LocateConfig", "ScrewResult", "LocateResult", "Locator", "touches_border", "matching_screw"]
 
 
 def _polygon(mask: NDArray[np.bool_]) -> list[list[float]]:

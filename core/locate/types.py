@@ -138,6 +138,16 @@ class LocateConfig:
                 f"second_look_zoom is a zoom in [1, 4] (1 = off), got {self.second_look_zoom}",
                 field="second_look_zoom",
             )
+        if not 0.0 <= self.click_reach <= 1.0:
+            raise ConfigError(
+                f"click_reach is a share of the photo's longer side in [0, 1], got {self.click_reach}",
+                field="click_reach",
+            )
+        if not 0.0 < self.click_max_area <= 1.0:
+            raise ConfigError(
+                f"click_max_area is a share of the photo in (0, 1], got {self.click_max_area}",
+                field="click_max_area",
+            )
         if self.edgenet_views not in EDGE_VIEWS:
             raise ConfigError(
                 f"edgenet_views is one of {EDGE_VIEWS} (the crop and its mirrors), got {self.edgenet_views}",

@@ -176,6 +176,8 @@ def test_disc_shaped_coin_comes_first_and_max_coins_keeps_it_alone() -> None:
         ({"rotationnet_window_deg": 0.0}, "rotationnet_window_deg"),
         ({"size_rel_std": -0.1}, "size_rel_std"),
         ({"size_rel_std": 1.5}, "size_rel_std"),
+        ({"click_reach": -0.1}, "click_reach"),
+        ({"click_max_area": 0.0}, "click_max_area"),
     ],
 )
 def test_bad_locate_config_is_a_config_error(kwargs, field) -> None:
