@@ -85,6 +85,22 @@ def test_search_returns_ranked_skus_with_evidence(scene):
     assert eng.thumbnail(res.matches[0].sku, 64).shape == (64, 64, 3)
 
 
+def test_a_click_answers_for_the_screw_there_and_marks_the_point(scene):
+    arrays, photo, screw, coin = scene
+    blind = _engine(arrays, np.zeros_like(screw), coin)  # a segmenter that misses the screw
+    with pytest.raises(NoScrewFoundError):
+        blind.search(photo.image, coin=photo.meta["coin"]["type"])
+    dt = cv2.distanceTransform(np.pad(screw, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
+    res = blind.search(photo.image, coin=photo.meta["coin"]["type"], k=3, click=(x + 0.5, y + 0.5))
+    assert res.clicked and len(res.matches) == 3 and res.length_mm is not None
+    got = _mask(np.asarray(res.polygon, np.float64), *screw.shape)
+    # the offline cut alone (no EdgeNet in this engine) outlines this screw roughly (IoU 0.58), around the click
+    assert (got & screw).sum() / (got | screw).sum() > 0.5 and got[y, x]
+    assert (res.overlay[y, x] == (255, 0, 255)).all()  # the click's marker
+    assert res.to_json()["clicked"] is True and res.to_json()["polygon"] == res.polygon
+
+
 def test_missing_classifier_and_no_coin_are_warnings(scene):
     arrays, photo, screw, _ = scene
     eng = _engine(arrays, screw, np.zeros_like(screw), attrs=("head", "tip"))
