@@ -152,11 +152,13 @@ class PipelineEngine:
         if screw.verify_score is not None and screw.verify_score < cfg.verify_min:
             warnings.append(
                 f"the blob verifier doubts this is a screw (p = {screw.verify_score:.2f}): the ranking may be "
-                "about something else; put the screw on a plain background, in focus"
+                "about something else; if the outline is not the screw, click the screw on the photo (or put "
+                "it on a plain background, in focus)"
             )
         if len(loc.screws) > 1:
             warnings.append(
-                f"{len(loc.screws)} screws found: ranking the most confident one; photograph one at a time"
+                f"{len(loc.screws)} screws found: ranking the most confident one; click another on the photo to "
+                "rank it instead, or photograph one at a time"
             )
         from core.attributes.colour import coin_gains
 
