@@ -66,16 +66,6 @@ def _attribute_figures() -> dict[str, float | str]:
     return out
 
 
-def _innermost(mask: Any) -> tuple[float, float]:
-    """The pixel centre deepest inside ``mask``: where a person clicks a screw."""
-    import cv2
-    import numpy as np
-
-    dt = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
-    return float(x) + 0.5, float(y) + 0.5
-
-
 def _polygon_iou(polygon: list[list[float]], truth: Any) -> float:
     import cv2
     import numpy as np
@@ -107,6 +97,7 @@ def _ranking(
     4,000,000 is the held-out stream of the figures; choices are made on another (e.g. 4,500,000).
     ``segmenter``: a checkpoint to use instead of the shipped one (candidates compared before shipping).
     ``assist``: also the figures after one click (``search(click=...)``) on the true screw's innermost pixel
+    (:func:`core.interactive.clicks.first_click`, the labelling benchmark's first click)
     wherever the answer outlined nothing or the wrong thing (IoU < :data:`ASSIST_BELOW_IOU`).
     """
     import cv2
@@ -114,6 +105,7 @@ def _ranking(
 
     from core.catalog.catalog import load_arrays
     from core.errors import FvwError
+    from core.interactive.clicks import first_click
     from core.locate import LocateConfig, Locator
     from core.search.engine import default_engine
     from core.segment.data import polygon_mask
@@ -166,7 +158,7 @@ def _ranking(
                 t0 = time.perf_counter()
                 try:
                     fixed = engine.search(
-                        photo.image, coin=photo.meta["coin"]["type"], k=5, click=_innermost(truth)
+                        photo.image, coin=photo.meta["coin"]["type"], k=5, click=first_click(truth)
                     )
                     got = [m.sku for m in fixed.matches]
                 except FvwError:

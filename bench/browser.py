@@ -16,8 +16,9 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "serve", "streamlit_command"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "open_page", "serve", "streamlit_command"]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -86,3 +87,12 @@ def serve(
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def open_page(pw: Any, url: str, width: int = 1400, height: int = 1100) -> tuple[Any, Any]:
+    """Headless Debian Chromium through playwright (``pw``, a started ``sync_playwright()``) on ``url``:
+    (browser, page); the caller closes the browser."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    return browser, page

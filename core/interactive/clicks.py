@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.errors import InputError
 from core.interactive.base import Embedding, MaskBackend, Prompt
 
-__all__ = ["ClickResult", "next_click", "iou", "clicks_to_iou"]
+__all__ = ["ClickResult", "first_click", "next_click", "iou", "clicks_to_iou"]
 
 
 def iou(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
@@ -30,6 +31,19 @@ def _deepest_point(region: NDArray[np.bool_]) -> tuple[tuple[float, float], floa
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return (float(x), float(y)), float(dist[y, x])
+
+
+def first_click(gt: NDArray[np.bool_]) -> tuple[float, float]:
+    """Where a simulated user first clicks an object: the centre of its innermost pixel (as :func:`next_click`
+    with nothing predicted yet), (x, y).
+
+    Raises:
+        InputError: an empty ``gt``.
+    """
+    if not gt.any():
+        raise InputError("no object to click: the ground-truth mask is empty")
+    (x, y), _ = _deepest_point(gt)
+    return x + 0.5, y + 0.5
 
 
 def next_click(pred: NDArray[np.bool_], gt: NDArray[np.bool_]) -> tuple[tuple[float, float], int] | None:

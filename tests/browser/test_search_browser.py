@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from bench.browser import CHROMIUM, free_port, open_page, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,9 +31,7 @@ def test_upload_and_read_top_sku(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
+        browser, page = open_page(pw, url)
         page.locator("input[type=file]").first.set_input_files(str(photo))
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="Search").click()
@@ -62,9 +60,7 @@ def test_click_the_screw_on_the_photo(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
+        browser, page = open_page(pw, url)
         page.locator("input[type=file]").first.set_input_files(str(photo))
         shown = "[...document.images].find(i => i.naturalWidth === 320 && i.naturalHeight === 240)"
         page.wait_for_function(f"() => {shown} !== undefined", timeout=30_000)

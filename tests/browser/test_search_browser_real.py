@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from bench.browser import CHROMIUM, free_port, open_page, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,9 +43,7 @@ def test_real_app_ranks_a_studio_photo(tmp_path):
     url = f"http://127.0.0.1:{port}/"
     app = [sys.executable, str(REPO / "apps" / "search.py"), "--port", str(port)]
     with serve(app, url, cwd=REPO, timeout=180.0), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
+        browser, page = open_page(pw, url)
         page.locator("input[type=file]").first.set_input_files(str(path))
         page.wait_for_timeout(1500)
         page.get_by_role("button", name="Search").click()
@@ -69,11 +67,10 @@ def test_real_app_finds_a_missed_screw_with_one_click(tmp_path):
     click on the screw in the photo gets its SKU ranked first."""
     import re
 
-    import cv2
-    import numpy as np
     from playwright.sync_api import sync_playwright
 
     from core.catalog.catalog import load_arrays
+    from core.interactive.clicks import first_click
     from core.search.engine import example_set
     from core.segment.data import polygon_mask
     from core.synth.dataset import render_index
@@ -82,16 +79,12 @@ def test_real_app_finds_a_missed_screw_with_one_click(tmp_path):
     example = example_set()[0]
     photo = render_index(load_arrays(), "search", 777, 0, StudioConfig(width=1280, height=960))
     assert photo.sku is not None and photo.screw_polygon is not None
-    truth = polygon_mask(photo.screw_polygon, 960, 1280)
-    dt = cv2.distanceTransform(np.pad(truth, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = (float(v) + 0.5 for v in np.unravel_index(int(np.argmax(dt)), dt.shape))
+    x, y = first_click(polygon_mask(photo.screw_polygon, 960, 1280))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     app = [sys.executable, str(REPO / "apps" / "search.py"), "--port", str(port)]
     with serve(app, url, cwd=REPO, timeout=180.0), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
+        browser, page = open_page(pw, url)
         page.get_by_text(example.label).first.click()  # sets the photo and its coin
         shown = "[...document.images].find(i => i.naturalWidth === 1280 && i.naturalHeight === 960)"
         page.wait_for_function(f"() => {shown} !== undefined", timeout=60_000)

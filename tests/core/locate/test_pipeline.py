@@ -14,6 +14,7 @@ from core.catalog.geometry import HEAD_GEOMETRY
 from core.catalog.taxonomy import HEADS, values_of
 from core.checkpoints import save_checkpoint
 from core.errors import CheckpointError, InputError, NoScrewFoundError
+from core.interactive.clicks import first_click
 from core.locate import LocateConfig, Locator, touches_border
 from core.locate.head import HeadReader, load_head_reader
 from core.locate.output import write_result
@@ -482,13 +483,6 @@ def test_rotationnet_picks_among_the_ends_of_the_mirror_line_and_the_rectangle(m
         assert abs((s.angle_deg - want + 180) % 360 - 180) < 2.5, (s.angle_deg, want)
 
 
-def _innermost(mask: np.ndarray) -> tuple[float, float]:
-    """The pixel centre deepest inside ``mask`` (where a person clicks a screw)."""
-    dt = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
-    return float(x) + 0.5, float(y) + 0.5
-
-
 def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
     (photo,) = _photos(_long_uncut, width=512, height=384)
     screw, coin = studio_masks(photo)
@@ -497,7 +491,7 @@ def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
     )
     with pytest.raises(NoScrewFoundError):
         blind.locate(photo.image)
-    res = blind.locate(photo.image, click=_innermost(screw))
+    res = blind.locate(photo.image, click=first_click(screw))
     (s,) = res.screws
     assert (s.mask & screw).sum() / (s.mask | screw).sum() > 0.75
     head, tip = np.asarray(photo.meta["head_xy"]), np.asarray(photo.meta["tip_xy"])

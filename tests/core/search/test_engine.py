@@ -90,9 +90,11 @@ def test_a_click_answers_for_the_screw_there_and_marks_the_point(scene):
     blind = _engine(arrays, np.zeros_like(screw), coin)  # a segmenter that misses the screw
     with pytest.raises(NoScrewFoundError):
         blind.search(photo.image, coin=photo.meta["coin"]["type"])
-    dt = cv2.distanceTransform(np.pad(screw, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
-    res = blind.search(photo.image, coin=photo.meta["coin"]["type"], k=3, click=(x + 0.5, y + 0.5))
+    from core.interactive.clicks import first_click
+
+    cx, cy = first_click(screw)
+    x, y = int(cx), int(cy)
+    res = blind.search(photo.image, coin=photo.meta["coin"]["type"], k=3, click=(cx, cy))
     assert res.clicked and len(res.matches) == 3 and res.length_mm is not None
     got = _mask(np.asarray(res.polygon, np.float64), *screw.shape)
     # the offline cut alone (no EdgeNet in this engine) outlines this screw roughly (IoU 0.58), around the click
