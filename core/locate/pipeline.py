@@ -421,9 +421,9 @@ class Locator:
         the wrong thing, so the object around the clicked pixel is cut by the offline click backend
         (:class:`core.interactive.SuperpixelBackend`: local contrast and GrabCut, without the segmenter's
         proposal, which is what failed), and EdgeNet redraws that cut's outline as it redraws GrabCut's (when
-        the locator has one and ``use_edgenet``). Only when the cut finds nothing usable (empty, or over
-        ``LocateConfig.click_max_area`` of the photo) does the segmenter's blob within ``click_reach`` of the
-        click serve. The user vouches for the screw: no verifier score. Validation (models/segmenter/
+        the locator has one and ``use_edgenet``). Only when the cut finds nothing usable (empty, over
+        ``LocateConfig.click_max_area`` of the photo, or a region the blob verifier is sure is no screw:
+        ``click_verify_below``) does the segmenter's blob within ``click_reach`` of the click serve. The user vouches for the screw: no verifier score. Validation (models/segmenter/
         MODEL_CARD.md "Session 15"): of the 12 of 500 search photos whose answer outlined nothing or the wrong
         thing, 11 found the right SKU in the top 5 with one click (9 at rank 1; the cut without EdgeNet 11 and
         10, but outlines of IoU 0.83 against 0.89 on average; the cut with the segmenter's proposal 8, the blob at
@@ -439,6 +439,7 @@ class Locator:
         backend = SuperpixelBackend()
         mask = backend.predict(backend.embed(image), Prompt(((x + 0.5, y + 0.5),), (1,)))
         area = int(mask.sum())
+        cut: NDArray[np.bool_] | None = None
         if 16 <= area <= self.config.click_max_area * h * w:
             cut = mask
             if self.edgenet is not None and self.config.use_edgenet:
@@ -447,11 +448,17 @@ class Locator:
                 p = seg.probs[seg.classes.index("screw")]
                 redrawn = edgenet_refine(self.edgenet, image, p, cut, views=self.config.edgenet_views)
                 mask = redrawn if redrawn.sum() >= 16 else cut
-            return _Look(replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [cut], [None])
-        seg, raw = self._blobs(image, seg)
-        screws = seg.instances.get("screw", [])
+            if not self._click_cut_refused(image, seg, mask):
+                return _Look(
+                    replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [cut], [None]
+                )
+        seg_b, raw = self._blobs(image, seg)
+        screws = seg_b.instances.get("screw", [])
         reach = self.config.click_reach * max(h, w)
         dist = [_distance_to_mask(m, x, y, reach) for m in screws]
+        if cut is not None and (not dist or min(dist) == math.inf):
+            return _Look(replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [cut], [None])
+        seg = seg_b
         if not dist or min(dist) == math.inf:
             what = (
                 "nothing stands out from its surroundings"
@@ -465,6 +472,19 @@ class Locator:
         best = int(np.argmin(dist))
         kept = [screws[best]]
         return _Look(replace(seg, instances={**seg.instances, "screw": kept}), kept, [raw[best]], [None])
+
+    def _click_cut_refused(
+        self, image: NDArray[np.uint8], seg: Segmentation, mask: NDArray[np.bool_]
+    ) -> bool:
+        """The verifier is sure the clicked cut is no screw (below ``LocateConfig.click_verify_below``): the
+        cut ran into the background (sand of the screw's colour) or onto a neighbouring object, and a segmenter
+        blob at the click, if there is one, serves instead. Off without a verifier or at 0."""
+        if self.verifier is None or self.config.click_verify_below <= 0.0 or "screw" not in seg.classes:
+            return False
+        from core.segment.verify import verify_blobs
+
+        p = seg.probs[seg.classes.index("screw")]
+        return verify_blobs(self.verifier, image, p, [mask])[0] < self.config.click_verify_below
 
     def _verified(
         self,

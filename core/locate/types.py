@@ -105,6 +105,10 @@ class LocateConfig:
             longer side from the clicked pixel still counts as clicked (a click on a thin shank's edge).
         click_max_area: with a click and no blob there, a cut region larger than this share of the photo is
             refused (the background was clicked).
+        click_verify_below: with a click and a blob verifier, a cut the verifier scores below this is replaced
+            by the segmenter's blob at the click when there is one (0 = never). Validation (100 photos of seed
+            4,500,000, one click at a random pixel of the screw each): SKU top-5 0.90 -> 0.93 (3 cuts that ran
+            into the background or a neighbour replaced, none lost); see the segmenter card, "Session 15".
     """
 
     coin: str = DEFAULT_COIN
@@ -131,6 +135,7 @@ class LocateConfig:
     second_look_zoom: float = 2.0
     click_reach: float = 0.02
     click_max_area: float = 0.25
+    click_verify_below: float = 0.1
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.second_look_zoom <= 4.0:
@@ -147,6 +152,11 @@ class LocateConfig:
             raise ConfigError(
                 f"click_max_area is a share of the photo in (0, 1], got {self.click_max_area}",
                 field="click_max_area",
+            )
+        if not 0.0 <= self.click_verify_below <= 1.0:
+            raise ConfigError(
+                f"click_verify_below is a verifier probability in [0, 1], got {self.click_verify_below}",
+                field="click_verify_below",
             )
         if self.edgenet_views not in EDGE_VIEWS:
             raise ConfigError(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -179,6 +180,7 @@ def test_disc_shaped_coin_comes_first_and_max_coins_keeps_it_alone() -> None:
         ({"size_rel_std": 1.5}, "size_rel_std"),
         ({"click_reach": -0.1}, "click_reach"),
         ({"click_max_area": 0.0}, "click_max_area"),
+        ({"click_verify_below": 1.5}, "click_verify_below"),
     ],
 )
 def test_bad_locate_config_is_a_config_error(kwargs, field) -> None:
@@ -534,3 +536,26 @@ def test_parse_click() -> None:
     for bad in ("412", "a,b", "1,2,3", ""):
         with pytest.raises(InputError, match="X,Y"):
             parse_click(bad)
+
+
+def test_a_clicked_cut_the_verifier_refuses_gives_way_to_the_blob_at_the_click(monkeypatch) -> None:
+    import core.segment.verify as verify
+
+    img = np.full((96, 128, 3), 200, np.uint8)
+    img[44:52, 20:100] = 30  # a dark bar the click backend cuts
+    blob = np.zeros((96, 128), bool)
+    blob[40:56, 16:104] = True  # the segmenter's (wider) blob around it
+    monkeypatch.setattr(verify, "verify_blobs", lambda model, image, prob, masks: [0.05] * len(masks))
+    cfg = LocateConfig(refine_edges=False)
+    loc = Locator(_TruthSegmenter(blob, np.zeros_like(blob)), config=cfg, verifier=object())
+    (s,) = loc.locate(img, click=(60.5, 48.5)).screws
+    assert (s.mask == blob).all()  # the verifier was sure the cut is no screw: the blob serves
+    loc = Locator(_TruthSegmenter(blob, np.zeros_like(blob)), config=replace(cfg, click_verify_below=0.0))
+    loc.verifier = object()
+    (s,) = loc.locate(img, click=(60.5, 48.5)).screws
+    assert s.mask.sum() < blob.sum() and s.mask[48, 60]  # the rule off: the cut
+    # no blob at the click: the refused cut is still the answer (a screw the segmenter does not see at all)
+    empty = np.zeros_like(blob)
+    loc = Locator(_TruthSegmenter(empty, empty), config=cfg, verifier=object())
+    (s,) = loc.locate(img, click=(60.5, 48.5)).screws
+    assert s.mask[48, 60] and s.mask.sum() < blob.sum()
