@@ -18,7 +18,8 @@ __all__ = ["draw_overlay", "write_result"]
 
 
 def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.uint8]:
-    """RGB copy of the photo with screw outlines, head arrows and the coin (its fitted ellipse or circle)."""
+    """RGB copy of the photo with screw outlines, head arrows, the coin (its fitted ellipse or circle) and, when
+    the screw was clicked, a cross where the person clicked."""
     out = image.copy()
     for i, s in enumerate(result.screws):
         pts = np.round(np.array(s.polygon)).astype(np.int32)
@@ -39,6 +40,11 @@ def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.u
         cv2.circle(
             out, (int(round(ci.cx)), int(round(ci.cy))), int(round(ci.r)), (40, 120, 255), 2, cv2.LINE_AA
         )
+    if result.click is not None:
+        size = max(12, round(0.02 * max(image.shape[:2])))
+        xy = (int(result.click[0]), int(result.click[1]))
+        cv2.drawMarker(out, xy, (255, 255, 255), cv2.MARKER_CROSS, size + 4, 5, cv2.LINE_AA)
+        cv2.drawMarker(out, xy, (255, 0, 255), cv2.MARKER_CROSS, size, 2, cv2.LINE_AA)
     return out
 
 

@@ -401,7 +401,7 @@ class Locator:
             self._screw(image, m, scale, _mean_prob(seg, "screw", m), v, vm)
             for m, v, vm in zip(screws, scores, views, strict=True)
         ]
-        return LocateResult(found, scale, reason, seg)
+        return LocateResult(found, scale, reason, seg, click)
 
     def _look(self, image: NDArray[np.uint8], seg: Segmentation, second: bool = False) -> _Look:
         """One segmentation's screw blobs, refined and verified: (segmentation holding the kept blobs, kept

@@ -264,12 +264,14 @@ class ScrewResult:
 
 @dataclass
 class LocateResult:
-    """All screws (largest first), the coin scale or the reason it is unavailable, and the segmentation."""
+    """All screws (largest first), the coin scale or the reason it is unavailable, and the segmentation;
+    ``click``: the (x, y) a person clicked the one screw at (:meth:`core.locate.Locator.locate`), else None."""
 
     screws: list[ScrewResult]
     coin: CoinScale | None
     coin_reason: str | None
     segmentation: Segmentation
+    click: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         coin: dict[str, Any] | None = None
@@ -295,6 +297,7 @@ class LocateResult:
             "screws": [s.to_json() for s in self.screws],
             "coin": coin,
             "coin_reason": self.coin_reason,
+            "click": None if self.click is None else [self.click[0], self.click[1]],
         }
 
 

@@ -212,16 +212,8 @@ class PipelineEngine:
             }
             if c.ellipse is not None:  # seen at a slant: b / a = cos(tilt)
                 coin_info["tilt_deg"] = round(math.degrees(math.acos(min(c.ellipse.b / c.ellipse.a, 1.0))), 1)
-        overlay = draw_overlay(image, loc)
-        if click is not None:  # where the person clicked, as evidence beside the outline it gave
-            import cv2
-
-            size = max(12, round(0.02 * max(image.shape[:2])))
-            xy = (int(click[0]), int(click[1]))
-            cv2.drawMarker(overlay, xy, (255, 255, 255), cv2.MARKER_CROSS, size + 4, 5, cv2.LINE_AA)
-            cv2.drawMarker(overlay, xy, (255, 0, 255), cv2.MARKER_CROSS, size, 2, cv2.LINE_AA)
         return SearchResult(
-            overlay=overlay,
+            overlay=draw_overlay(image, loc),  # with a click: a cross where the person clicked
             crops={
                 "canonical": screw.canonical.image[..., :3].copy(),
                 **{

@@ -18,7 +18,7 @@ from core.errors import CheckpointError, InputError, NoScrewFoundError
 from core.interactive.clicks import first_click
 from core.locate import LocateConfig, Locator, touches_border
 from core.locate.head import HeadReader, load_head_reader
-from core.locate.output import write_result
+from core.locate.output import draw_overlay, write_result
 from core.measure.head_allowance import save_head_allowance
 from core.segment.data import studio_masks
 from core.segment.predictor import Segmentation, check_image, clean_instances
@@ -500,6 +500,9 @@ def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
     assert s.length_px == pytest.approx(float(np.hypot(*(head - tip))), rel=0.1)
     assert s.length_mm is not None and res.coin is not None  # measured with the coin the segmenter found
     assert s.verify_score is None  # the person vouches for it
+    assert res.click == first_click(screw) and res.to_json()["click"] == list(first_click(screw))
+    x, y = (int(v) for v in first_click(screw))
+    assert (draw_overlay(photo.image, res)[y, x] == (255, 0, 255)).all()  # the click's cross on the overlay
 
 
 def test_a_click_picks_the_blob_there_when_nothing_stands_out_and_refuses_empty_points() -> None:
