@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,15 @@ pytestmark = [
 HERE = Path(__file__).resolve().parent
 
 
+@contextmanager
+def _fake_app() -> Iterator[str]:
+    """apps/search.py over the fake engine on a free port, until the block ends: its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url):
+        yield url
+
+
 def test_upload_and_read_top_sku(tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -28,9 +39,7 @@ def test_upload_and_read_top_sku(tmp_path):
     arr = np.full((240, 320, 3), 90, np.uint8)
     arr[100:140, 60:260] = 210
     Image.fromarray(arr).save(photo)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
+    with _fake_app() as url, sync_playwright() as pw:
         browser, page = open_page(pw, url)
         page.locator("input[type=file]").first.set_input_files(str(photo))
         page.wait_for_timeout(1000)
@@ -57,9 +66,7 @@ def test_click_the_screw_on_the_photo(tmp_path):
     arr = np.full((240, 320, 3), 255, np.uint8)  # the fake engine finds no screw on its own in a white photo
     arr[115:125, 110:210] = 40  # ... nor with this small bar in it, but a click on the bar finds it
     Image.fromarray(arr).save(photo)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with serve([sys.executable, str(HERE / "serve_search_fake.py"), str(port)], url), sync_playwright() as pw:
+    with _fake_app() as url, sync_playwright() as pw:
         browser, page = open_page(pw, url)
         page.locator("input[type=file]").first.set_input_files(str(photo))
         shown = "[...document.images].find(i => i.naturalWidth === 320 && i.naturalHeight === 240)"
