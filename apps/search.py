@@ -201,8 +201,14 @@ def build_demo(engine: SearchEngine, examples: Sequence[ExamplePhoto | str] | No
 
         outputs = [overlay, crops, summary, attrs, results, table, raw]
         button.click(_run, inputs=[photo, webcam, coin, k], outputs=outputs, api_name="search")
-        photo.change(show_photo, inputs=[photo], outputs=[overlay], api_visibility="private")
-        webcam.change(show_photo, inputs=[webcam], outputs=[overlay], api_visibility="private")
+
+        def _new_photo(p: str | None) -> tuple[Any, ...]:  # a new photo: the last answer's evidence goes
+            image = show_photo(p)
+            ready = "Photo ready: press **Search**, or click the screw on it." if image is not None else ""
+            return image, [], ready, [], [], [], None
+
+        photo.change(_new_photo, inputs=[photo], outputs=outputs, api_visibility="private")
+        webcam.change(_new_photo, inputs=[webcam], outputs=outputs, api_visibility="private")
 
         # A click on the photo (or on the overlay: the same pixels) searches for the screw there. The click's
         # pixel goes through two hidden numbers so that clients can call the same search (api "search_at").

@@ -71,6 +71,7 @@ def test_click_the_screw_on_the_photo(tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(photo))
         shown = "[...document.images].find(i => i.naturalWidth === 320 && i.naturalHeight === 240)"
         page.wait_for_function(f"() => {shown} !== undefined", timeout=30_000)
+        page.get_by_text("Photo ready").first.wait_for(timeout=30_000)
         page.get_by_role("button", name="Search").click()
         page.get_by_text("No screw found").first.wait_for(timeout=30_000)  # the photo stays, to be clicked
         page.wait_for_timeout(1000)  # the answer re-sends the photo: click it once it has loaded again
