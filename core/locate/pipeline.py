@@ -430,12 +430,17 @@ class Locator:
         the click 6).
 
         Raises:
-            NoScrewFoundError: nothing stands out at the clicked point and no screw blob lies there.
+            NoScrewFoundError: the click is on the coin, or nothing stands out at the clicked point and no screw
+                blob lies there.
         """
         from core.interactive import Prompt, SuperpixelBackend
 
         h, w = image.shape[:2]
         x, y = min(int(click[0]), w - 1), min(int(click[1]), h - 1)
+        if any(c[y, x] for c in seg.instances.get("coin", [])):
+            raise NoScrewFoundError(
+                f"the point you clicked ({x}, {y}) is on the coin (the size reference); click the screw instead"
+            )
         backend = SuperpixelBackend()
         mask = backend.predict(backend.embed(image), Prompt(((x + 0.5, y + 0.5),), (1,)))
         area = int(mask.sum())

@@ -505,7 +505,7 @@ def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
     assert (draw_overlay(photo.image, res)[y, x] == (255, 0, 255)).all()  # the click's cross on the overlay
 
 
-def test_a_click_picks_the_blob_there_when_nothing_stands_out_and_refuses_empty_points() -> None:
+def test_a_click_picks_the_blob_there_when_nothing_stands_out_and_refuses_empty_points_and_the_coin() -> None:
     img = np.full((96, 128, 3), 128, np.uint8)  # no contrast: the click backend cuts nothing
     blob = np.zeros((96, 128), bool)
     blob[40:48, 20:100] = True
@@ -517,6 +517,10 @@ def test_a_click_picks_the_blob_there_when_nothing_stands_out_and_refuses_empty_
     assert (s.mask == blob).all()
     with pytest.raises(NoScrewFoundError, match="clicked point"):
         loc.locate(img, click=(10.0, 10.0))
+    coin = np.zeros_like(blob)
+    coin[5:25, 5:25] = True
+    with pytest.raises(NoScrewFoundError, match="on the coin"):
+        Locator(_TruthSegmenter(blob, coin)).locate(img, click=(15.0, 15.0))
     noise = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
     with pytest.raises(NoScrewFoundError, match="too large"):
         Locator(_TruthSegmenter(np.zeros_like(blob), np.zeros_like(blob))).locate(noise, click=(64.0, 48.0))
