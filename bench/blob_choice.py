@@ -46,6 +46,8 @@ def collect(seed: int, n: int) -> list[list[dict[str, float]]]:
                     "mean_prob": float(s.mask_confidence),
                     "aspect": float(ax.aspect),
                     "iou": inter / max(float((s.mask | truth).sum()), 1.0),
+                    # the blob verifier's score (1 when none is shipped): since session 15
+                    "verify": 1.0 if s.verify_score is None else float(s.verify_score),
                 }
             )
         out.append(blobs)
@@ -58,9 +60,19 @@ RULES = {
     "mean probability x area": lambda b: b["mean_prob"] * b["area"],
     "mean probability x sqrt(area)": lambda b: b["mean_prob"] * np.sqrt(b["area"]),
     "mean probability^4 x area": lambda b: b["mean_prob"] ** 4 * b["area"],
-    "mean probability^8 x area": lambda b: b["mean_prob"] ** 8 * b["area"],
-    "mean probability^16 x sqrt(area) (shipped since session 6)": lambda b: (
+    "mean probability^8 x area (shipped since session 15)": lambda b: b["mean_prob"] ** 8 * b["area"],
+    "mean probability^16 x sqrt(area) (shipped sessions 6-14)": lambda b: (
         b["mean_prob"] ** 16 * np.sqrt(b["area"])
+    ),
+    # session 15: the verifier's score too (blob files of earlier sessions have none: 1)
+    "mean probability^16 x sqrt(area) x verifier": lambda b: (
+        b["mean_prob"] ** 16 * np.sqrt(b["area"]) * b.get("verify", 1.0)
+    ),
+    "mean probability^16 x sqrt(area) x verifier^4": lambda b: (
+        b["mean_prob"] ** 16 * np.sqrt(b["area"]) * b.get("verify", 1.0) ** 4
+    ),
+    "mean probability^8 x sqrt(area) x verifier^4": lambda b: (
+        b["mean_prob"] ** 8 * np.sqrt(b["area"]) * b.get("verify", 1.0) ** 4
     ),
 }
 
