@@ -53,13 +53,20 @@ def test_blob_rules_pick_the_true_screw_from_a_cache(tmp_path, capsys):
         ],
         [{"area": 500, "mean_prob": 0.9, "aspect": 4, "iou": 0.8}],
         [],
+        # a validation photo (seed 4,600,000, #184): the whole screw and two confident bits of its head
+        [
+            {"area": 42877, "mean_prob": 0.649, "aspect": 6, "iou": 0.97, "verify": 0.59},
+            {"area": 750, "mean_prob": 0.799, "aspect": 2, "iou": 0.02, "verify": 0.85},
+            {"area": 337, "mean_prob": 0.936, "aspect": 2, "iou": 0.01, "verify": 0.86},
+        ],
     ]
     f = tmp_path / "blobs.json"
     f.write_text(json.dumps(photos))
     assert blob_choice.main(["--cache", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "| mean probability (until session 6) | 1 / 2 | 0 / 1 |" in out
-    assert "| mean probability^16 x sqrt(area) (shipped since session 6) | 2 / 2 | 1 / 1 |" in out
+    assert "| mean probability (until session 6) | 1 / 3 | 0 / 2 |" in out
+    assert "| mean probability^16 x sqrt(area) (shipped sessions 6-14) | 2 / 3 | 1 / 2 |" in out
+    assert "| mean probability^8 x area (shipped since session 15) | 3 / 3 | 2 / 2 |" in out
 
 
 def test_upside_down_mixture_rescues_a_screw_read_at_the_wrong_end():
