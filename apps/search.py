@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from core.catalog.taxonomy import display_name  # noqa: E402
 from core.errors import FvwError, NoScrewFoundError  # noqa: E402
 from core.imageio import read_image  # noqa: E402
-from core.locate.types import check_click  # noqa: E402
+from core.locate.click import check_click  # noqa: E402
 from core.search.result import COINS_MM, ExamplePhoto, SearchEngine, SearchResult  # noqa: E402
 
 __all__ = ["build_demo", "handle_search", "show_photo", "main"]

@@ -14,14 +14,8 @@ import torch
 from numpy.typing import NDArray
 
 from core.errors import NoCoinFoundError, NoScrewFoundError
-from core.locate.types import (
-    LocateConfig,
-    LocateResult,
-    ScrewResult,
-    check_click,
-    matching_screw,
-    touches_border,
-)
+from core.locate.click import check_click, clicked_screw
+from core.locate.types import LocateConfig, LocateResult, ScrewResult, matching_screw, touches_border
 from core.measure import (
     CoinScale,
     coin_disc,
@@ -350,7 +344,7 @@ class Locator:
 
         ``click``: an (x, y) pixel of the photo a person pointed at the screw with (the search app's "click the
         screw" when the answer outlined nothing or the wrong thing): only that screw is located; see
-        :meth:`_clicked`.
+        :func:`core.locate.click.clicked_screw`.
 
         Raises:
             InputError: not an RGB uint8 image, smaller than 16 px, or a click outside the photo.
@@ -361,7 +355,22 @@ class Locator:
         if click is not None:
             click = check_click(click, (image.shape[0], image.shape[1]))
         first = self.segmenter.predict(image)
-        look = self._look(image, first) if click is None else self._clicked(image, first, click)
+        if click is None:
+            look = self._look(image, first)
+        else:
+            seg, mask, raw_mask = clicked_screw(
+                image,
+                first,
+                click,
+                self.config,
+                lambda: self._blobs(image, first),
+                self.edgenet,
+                self.verifier,
+            )
+            # the person vouches for the screw: no verifier score
+            look = _Look(
+                replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [raw_mask], [None]
+            )
         zoom = self.config.second_look_zoom
         # (stand-in segmenters without predict_tiled, e.g. oracles in tests, get no second look)
         if (
@@ -416,84 +425,6 @@ class Locator:
             seg = replace(seg, instances={**seg.instances, "screw": screws})
         return _Look(seg, screws, raw, scores)
 
-    def _clicked(self, image: NDArray[np.uint8], seg: Segmentation, click: tuple[float, float]) -> _Look:
-        """The one screw a person clicked, outlined afresh: a person clicks when the answer outlined nothing or
-        the wrong thing, so the object around the clicked pixel is cut by the offline click backend
-        (:class:`core.interactive.SuperpixelBackend`: local contrast and GrabCut, without the segmenter's
-        proposal, which is what failed), and EdgeNet redraws that cut's outline as it redraws GrabCut's (when
-        the locator has one and ``use_edgenet``). Only when the cut finds nothing usable (empty, over
-        ``LocateConfig.click_max_area`` of the photo, or a region the blob verifier is sure is no screw:
-        ``click_verify_below``, with a blob to take over) does the segmenter's blob within ``click_reach`` of the
-        click serve. The user vouches for the screw: no verifier score.
-
-        Validation (models/segmenter/MODEL_CARD.md "Session 15"): of the 12 of 500 search photos whose answer
-        outlined nothing or the wrong thing, 11 found the right SKU in the top 5 with one click in the middle of
-        the screw (the cut without EdgeNet also 11, with outlines of IoU 0.83 against 0.89 on average; the cut with
-        the segmenter's proposal 8, the blob at the click 6); one click at a random pixel of the screw on 100
-        photos: top 5 for 93.
-
-        Raises:
-            NoScrewFoundError: the click is on the coin, or nothing stands out at the clicked point and no screw
-                blob lies there.
-        """
-        from core.interactive import Prompt, SuperpixelBackend
-
-        h, w = image.shape[:2]
-        x, y = min(int(click[0]), w - 1), min(int(click[1]), h - 1)
-        if any(c[y, x] for c in seg.instances.get("coin", [])):
-            raise NoScrewFoundError(
-                f"the point you clicked ({x}, {y}) is on the coin (the size reference); click the screw instead"
-            )
-        backend = SuperpixelBackend()
-        mask = backend.predict(backend.embed(image), Prompt(((x + 0.5, y + 0.5),), (1,)))
-        area = int(mask.sum())
-        cut: NDArray[np.bool_] | None = None
-        if 16 <= area <= self.config.click_max_area * h * w:
-            cut = mask
-            if self.edgenet is not None and self.config.use_edgenet:
-                from core.segment.edgenet import edgenet_refine
-
-                p = seg.probs[seg.classes.index("screw")]
-                redrawn = edgenet_refine(self.edgenet, image, p, cut, views=self.config.edgenet_views)
-                mask = redrawn if redrawn.sum() >= 16 else cut
-            if not self._click_cut_refused(image, seg, mask):
-                return _Look(
-                    replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [cut], [None]
-                )
-        seg_b, raw = self._blobs(image, seg)
-        screws = seg_b.instances.get("screw", [])
-        reach = self.config.click_reach * max(h, w)
-        dist = [_distance_to_mask(m, x, y, reach) for m in screws]
-        if cut is not None and (not dist or min(dist) == math.inf):
-            return _Look(replace(seg, instances={**seg.instances, "screw": [mask]}), [mask], [cut], [None])
-        seg = seg_b
-        if not dist or min(dist) == math.inf:
-            what = (
-                "nothing stands out from its surroundings"
-                if area < 16
-                else "only a region too large for a screw"
-            )
-            raise NoScrewFoundError(
-                f"{what} at the clicked point ({x}, {y}); click the middle of the screw's shank, or photograph it "
-                "on a plainer background"
-            )
-        best = int(np.argmin(dist))
-        kept = [screws[best]]
-        return _Look(replace(seg, instances={**seg.instances, "screw": kept}), kept, [raw[best]], [None])
-
-    def _click_cut_refused(
-        self, image: NDArray[np.uint8], seg: Segmentation, mask: NDArray[np.bool_]
-    ) -> bool:
-        """The verifier is sure the clicked cut is no screw (below ``LocateConfig.click_verify_below``): the
-        cut ran into the background (sand of the screw's colour) or onto a neighbouring object, and a segmenter
-        blob at the click, if there is one, serves instead. Off without a verifier or at 0."""
-        if self.verifier is None or self.config.click_verify_below <= 0.0 or "screw" not in seg.classes:
-            return False
-        from core.segment.verify import verify_blobs
-
-        p = seg.probs[seg.classes.index("screw")]
-        return verify_blobs(self.verifier, image, p, [mask])[0] < self.config.click_verify_below
-
     def _verified(
         self,
         image: NDArray[np.uint8],
@@ -546,19 +477,6 @@ def _best_score(look: _Look) -> float:
 def _doubtful(look: _Look, verify_min: float) -> bool:
     """No screw blob, or only blobs the verifier scores below ``verify_min``."""
     return _best_score(look) < verify_min
-
-
-def _distance_to_mask(mask: NDArray[np.bool_], x: int, y: int, reach: float) -> float:
-    """Pixels from (x, y) to the nearest pixel of ``mask`` (0 inside it; ``inf`` beyond ``reach``)."""
-    if mask[y, x]:
-        return 0.0
-    r = int(math.ceil(reach))
-    win = mask[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
-    ys, xs = np.nonzero(win)
-    if len(ys) == 0:
-        return math.inf
-    d = float(np.sqrt((ys + max(y - r, 0) - y) ** 2 + (xs + max(x - r, 0) - x) ** 2).min())
-    return d if d <= reach else math.inf
 
 
 def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from core.errors import ConfigError, InputError
+from core.errors import ConfigError
 from core.measure import DEFAULT_COIN, CoinScale
 from core.pose.canonical import CanonicalScrew
 from core.segment.edgenet import EDGE_VIEWS
@@ -317,34 +316,3 @@ def matching_screw(
 def touches_border(mask: NDArray[np.bool_]) -> bool:
     """True when the mask reaches the outermost row or column of the photo."""
     return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
-
-
-def check_click(click: Any, shape: tuple[int, int]) -> tuple[float, float]:
-    """``click`` as an (x, y) float pair inside a photo of ``shape`` (H, W).
-
-    Raises:
-        InputError: not two finite numbers, or outside the photo.
-    """
-    try:
-        x, y = (float(v) for v in click)
-    except (TypeError, ValueError):
-        raise InputError(f"a click is two numbers (x, y) in the photo's pixels, got {click!r}") from None
-    h, w = shape
-    if not (math.isfinite(x) and math.isfinite(y) and 0 <= x < w and 0 <= y < h):
-        raise InputError(
-            f"click ({x:g}, {y:g}) lies outside the {w}x{h} photo; click on the screw in the photo"
-        )
-    return x, y
-
-
-def parse_click(text: str) -> tuple[float, float]:
-    """``"X,Y"`` (a command line's ``--click``) as an (x, y) pair of pixels.
-
-    Raises:
-        InputError: not two comma-separated numbers.
-    """
-    try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--click takes X,Y in the photo's pixels (e.g. 412,230), got {text!r}") from None
-    return x, y

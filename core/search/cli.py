@@ -107,7 +107,7 @@ def _default_factory(models: Path | None, catalog: str | None) -> SearchEngine:
 
 def _search(args: argparse.Namespace, factory: EngineFactory) -> SearchResult:
     from core.imageio import read_image
-    from core.locate.types import check_click, parse_click
+    from core.locate.click import check_click, parse_click
 
     if args.top < 1:
         raise InputError(f"--top must be >= 1, got {args.top}", field="top")
