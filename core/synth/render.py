@@ -143,9 +143,9 @@ def _place_screw(sku: SKU, rng: np.random.Generator, cfg: StudioConfig, s: float
 def background_kind(seed: int) -> str:
     """The background kind :func:`render_photo` draws for a photo ``seed`` (its first random draw), without
     rendering it: datasets select photos by background with it (:func:`core.synth.dataset.matching_indices`)."""
-    from core.synth.scene import BACKGROUNDS
+    from core.synth.scene import draw_background_kind
 
-    return BACKGROUNDS[int(np.random.default_rng(seed).integers(len(BACKGROUNDS)))]
+    return draw_background_kind(np.random.default_rng(seed))
 
 
 def render_photo(

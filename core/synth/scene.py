@@ -20,6 +20,7 @@ __all__ = [
     "BACKGROUNDS",
     "COINS",
     "background",
+    "draw_background_kind",
     "base_texture",
     "VARIANTS",
     "coin_colour",
@@ -170,13 +171,19 @@ def base_texture(kind: str, variant: int, h: int, w: int) -> Image:
     return img
 
 
+def draw_background_kind(rng: np.random.Generator) -> str:
+    """The background kind a photo gets: the first draw of its generator (so a photo's kind is known without
+    rendering it, :func:`core.synth.render.background_kind`)."""
+    return BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+
+
 def background(rng: np.random.Generator, h: int, w: int, kind: str | None = None) -> tuple[Image, str]:
     """A background (H, W, 3) float32 linear RGB in [0, 1] and its kind.
 
     The base texture depends only on (kind, variant, size), so it is cached; the per-photo
     variation (flips, colour gains, offset) comes from ``rng``.
     """
-    kind = kind or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    kind = kind or draw_background_kind(rng)
     base = base_texture(kind, int(rng.integers(VARIANTS)), h, w)
     flip = int(rng.integers(4))  # none, vertical, horizontal, both
     gains = rng.uniform(0.8, 1.15, 3)
