@@ -66,18 +66,6 @@ def _attribute_figures() -> dict[str, float | str]:
     return out
 
 
-def _polygon_iou(polygon: list[list[float]], truth: Any) -> float:
-    import cv2
-    import numpy as np
-
-    if not polygon:
-        return 0.0
-    m = np.zeros(truth.shape, np.uint8)
-    cv2.fillPoly(m, [np.round(np.asarray(polygon)).astype(np.int32)], 1)
-    got = m.astype(bool)
-    return float((got & truth).sum() / max((got | truth).sum(), 1))
-
-
 #: With ``assist``, a simulated person clicks the screw when the answer's outline overlaps the true screw by less
 #: than this IoU (nothing outlined, or the wrong thing: what the overlay shows them).
 ASSIST_BELOW_IOU = 0.5
@@ -117,7 +105,7 @@ def _ranking(
 
     from core.catalog.catalog import load_arrays
     from core.errors import FvwError
-    from core.interactive.clicks import first_click
+    from core.interactive.clicks import first_click, iou
     from core.locate import LocateConfig, Locator
     from core.search.engine import default_engine
     from core.segment.data import polygon_mask
@@ -165,7 +153,8 @@ def _ranking(
         if assist:
             truth = polygon_mask(photo.screw_polygon, *photo.image.shape[:2])
             got = anywhere = ids
-            if res is None or _polygon_iou(res.polygon, truth) < ASSIST_BELOW_IOU:
+            answered = polygon_mask(np.asarray(res.polygon, np.float64), *truth.shape) if res else None
+            if answered is None or iou(answered, truth) < ASSIST_BELOW_IOU:
                 clicked += 1
                 t0 = time.perf_counter()
                 got = _clicked_ids(engine, photo, first_click(truth))
