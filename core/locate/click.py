@@ -59,6 +59,7 @@ def clicked_screw(
     blobs: Callable[[], tuple[Segmentation, list[Mask]]],
     edgenet: Any | None = None,
     verifier: Any | None = None,
+    coin: Mask | None = None,
 ) -> tuple[Segmentation, Mask, Mask]:
     """The one screw a person clicked, outlined afresh: (segmentation, its mask, the mask before any redraw).
 
@@ -69,6 +70,10 @@ def clicked_screw(
     ``config.click_max_area`` of the photo, or a region ``verifier`` is sure is no screw: ``click_verify_below``,
     with a blob to take over) does the segmenter's blob within ``click_reach`` of the click serve; ``blobs()``
     gives the refined segmentation and the blobs as the segmenter gave them (same order), only then.
+
+    ``coin``: the coin the locator measures with (its most coin-like blob); a click on it is refused. Only that
+    one: the segmenter's other coin blobs may lie on the very screw it missed (a copper screw on gravel, the
+    app's first example), which is why the person clicks.
 
     Validation (models/segmenter/MODEL_CARD.md "Session 15"): of the 12 of 500 search photos whose answer
     outlined nothing or the wrong thing, 11 found the right SKU in the top 5 with one click in the middle of the
@@ -84,7 +89,7 @@ def clicked_screw(
 
     h, w = image.shape[:2]
     x, y = min(int(click[0]), w - 1), min(int(click[1]), h - 1)
-    if any(c[y, x] for c in seg.instances.get("coin", [])):
+    if coin is not None and coin[y, x]:
         raise NoScrewFoundError(
             f"the point you clicked ({x}, {y}) is on the coin (the size reference); click the screw instead"
         )

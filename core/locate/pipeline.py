@@ -366,6 +366,7 @@ class Locator:
                 lambda: self._blobs(image, first),
                 self.edgenet,
                 self.verifier,
+                next(iter(self._rank_coins(first, first.instances.get("coin", []))), None),
             )
             # the person vouches for the screw: no verifier score
             look = _Look(

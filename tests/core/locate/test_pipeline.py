@@ -485,11 +485,17 @@ def test_rotationnet_picks_among_the_ends_of_the_mirror_line_and_the_rectangle(m
         assert abs((s.angle_deg - want + 180) % 360 - 180) < 2.5, (s.angle_deg, want)
 
 
-def test_a_click_outlines_a_screw_the_segmenter_missed() -> None:
+@pytest.mark.parametrize("taken_for_a_coin", [False, True])
+def test_a_click_outlines_a_screw_the_segmenter_missed(taken_for_a_coin) -> None:
+    """``taken_for_a_coin``: the segmenter's coin channel also marks the screw it missed (a copper screw on
+    gravel, the app's first example): the click is on a coin blob, but not on the coin measured with, so it is
+    no click on the coin."""
     (photo,) = _photos(_long_uncut, width=512, height=384)
     screw, coin = studio_masks(photo)
+    coins = coin | screw if taken_for_a_coin else coin
+    assert not (coin & screw).any()
     blind = Locator(
-        _TruthSegmenter(np.zeros_like(screw), coin), config=LocateConfig(coin=photo.meta["coin"]["type"])
+        _TruthSegmenter(np.zeros_like(screw), coins), config=LocateConfig(coin=photo.meta["coin"]["type"])
     )
     with pytest.raises(NoScrewFoundError):
         blind.locate(photo.image)
