@@ -101,7 +101,14 @@ def clicked_screw(
     if usable and edgenet is not None and config.use_edgenet:
         from core.segment.edgenet import edgenet_refine
 
-        redrawn = edgenet_refine(edgenet, image, _screw_prob(seg), cut, views=config.edgenet_views)
+        redrawn = edgenet_refine(
+            edgenet,
+            image,
+            _screw_prob(seg),
+            cut,
+            views=config.edgenet_views,
+            min_hole=config.edgenet_min_hole,
+        )
         mask = redrawn if redrawn.sum() >= 16 else cut
     if usable and not _refused(verifier, config, image, seg, mask):
         return seg, mask, cut

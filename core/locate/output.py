@@ -24,6 +24,9 @@ def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.u
     for i, s in enumerate(result.screws):
         pts = np.round(np.array(s.polygon)).astype(np.int32)
         cv2.polylines(out, [pts], True, (255, 40, 40), 2, cv2.LINE_AA)
+        holes = _holes(s.mask)  # an eye bolt's ring (the polygon is the outer outline only, as labelme's)
+        if holes:
+            cv2.polylines(out, holes, True, (255, 40, 40), 1, cv2.LINE_AA)
         ux, uy = direction(s.angle_deg)
         c = np.array(s.center)
         tip = c + np.array([ux, uy]) * s.length_px / 2
@@ -46,6 +49,14 @@ def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.u
         cv2.drawMarker(out, xy, (255, 255, 255), cv2.MARKER_CROSS, size + 4, 5, cv2.LINE_AA)
         cv2.drawMarker(out, xy, (255, 0, 255), cv2.MARKER_CROSS, size, 2, cv2.LINE_AA)
     return out
+
+
+def _holes(mask: NDArray[np.bool_]) -> list[NDArray[np.int32]]:
+    """The outlines of the holes in ``mask``."""
+    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    return [c for c, h in zip(contours, hierarchy[0], strict=True) if h[3] >= 0]  # has a parent: a hole
 
 
 def _write_png(path: Path, rgb_or_rgba: NDArray[np.uint8]) -> None:

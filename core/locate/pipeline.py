@@ -323,7 +323,15 @@ class Locator:
                 from core.segment.edgenet import edgenet_refine
 
                 screws = [
-                    edgenet_refine(self.edgenet, image, p, m, views=self.config.edgenet_views) for m in screws
+                    edgenet_refine(
+                        self.edgenet,
+                        image,
+                        p,
+                        m,
+                        views=self.config.edgenet_views,
+                        min_hole=self.config.edgenet_min_hole,
+                    )
+                    for m in screws
                 ]
         if screws is not raw:
             seg = replace(seg, instances={**seg.instances, "screw": screws})

@@ -176,6 +176,7 @@ def edgenet_refine(
     min_ratio: float = 0.5,
     max_ratio: float = 1.6,
     views: int = 1,
+    min_hole: float = 0.0,
 ) -> NDArray[np.bool_]:
     """The blob ``mask`` redrawn by EdgeNet: the largest connected part of its answer, holes filled.
 
@@ -193,15 +194,25 @@ def edgenet_refine(
     hh, ww = crop.y1 - crop.y0, crop.x1 - crop.x0
     if logit.shape != (hh, ww):
         logit = np.asarray(cv2.resize(logit, (ww, hh), interpolation=cv2.INTER_LINEAR))
-    parts = clean_instances((logit > 0.0).astype(np.float32), 0.5, 1)
+    fg = logit > 0.0
+    parts = clean_instances(fg.astype(np.float32), 0.5, 1)
     if not parts:
         return mask
     new = parts[0].astype(bool)
+    if min_hole > 0.0:
+        new &= ~_large_holes(new & ~fg, min_hole * int(new.sum()))
     if not min_ratio * area <= int(new.sum()) <= max_ratio * area:
         return mask
     out = np.zeros_like(mask)
     out[crop.y0 : crop.y1, crop.x0 : crop.x1] = new
     return out
+
+
+def _large_holes(holes: NDArray[np.bool_], min_area: float) -> NDArray[np.bool_]:
+    """The connected parts of ``holes`` of at least ``min_area`` px (and 9 px)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    keep = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= max(min_area, 9.0)]
+    return np.isin(labels, keep) if keep else np.zeros_like(holes)
 
 
 def arch_dict(arch: EdgeNetArch) -> dict[str, float | int]:

@@ -283,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         help="EdgeNet's logits averaged over the crop and its mirrors",
     )
     p.add_argument(
+        "--edgenet-min-hole",
+        type=float,
+        default=LocateConfig.edgenet_min_hole,
+        help="holes in EdgeNet's outline of at least this share of the screw's area are kept (0 = fill all)",
+    )
+    p.add_argument(
         "--symmetry-below",
         type=float,
         default=LocateConfig.symmetry_below,
@@ -346,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         verify_min=a.verify_min,
         second_look_zoom=a.second_look_zoom,
         edgenet_views=a.edgenet_views,
+        edgenet_min_hole=a.edgenet_min_hole,
         symmetry_below=a.symmetry_below,
         rotationnet_window_deg=a.rotationnet_window_deg,
     )
@@ -370,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "edgenet": None if edge is None else (a.edgenet or "shipped"),
         "second_look_zoom": a.second_look_zoom,
         "edgenet_views": a.edgenet_views,
+        "edgenet_min_hole": a.edgenet_min_hole,
         "symmetry_below": a.symmetry_below,
         "rotationnet_window_deg": a.rotationnet_window_deg,
         "grabcut_iterations": a.grabcut_iterations,

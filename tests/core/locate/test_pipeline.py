@@ -572,3 +572,25 @@ def test_a_clicked_cut_the_verifier_refuses_gives_way_to_the_blob_at_the_click(m
     loc = Locator(_TruthSegmenter(empty, empty), config=cfg, verifier=object())
     (s,) = loc.locate(img, click=(60.5, 48.5)).screws
     assert s.mask[48, 60] and s.mask.sum() < blob.sum()
+
+
+def test_the_overlay_outlines_the_holes_of_a_screw_mask() -> None:
+    """An eye bolt's ring keeps its hole (``LocateConfig.edgenet_min_hole``); the overlay draws the hole's outline
+    too, since the polygon is the outer outline only."""
+    from dataclasses import replace
+
+    disc = np.zeros((96, 128), bool)
+    cv2.circle(disc.view(np.uint8), (64, 48), 30, 1, -1)
+    img = np.full((96, 128, 3), 128, np.uint8)
+    res = Locator(_TruthSegmenter(disc, np.zeros_like(disc)), config=LocateConfig(refine_edges=False)).locate(
+        img
+    )
+    hole = np.zeros_like(disc)
+    cv2.circle(hole.view(np.uint8), (64, 48), 10, 1, -1)
+    ring = replace(res, screws=[replace(res.screws[0], mask=disc & ~hole)])
+    plain, holed = draw_overlay(img, res), draw_overlay(img, ring)
+    changed = (plain != holed).any(axis=2)
+    ys, xs = np.nonzero(changed)
+    assert len(ys) > 0 and np.all(
+        np.abs(np.hypot(ys - 48, xs - 64) - 10.5) <= 2
+    )  # along the hole's edge only

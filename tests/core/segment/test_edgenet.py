@@ -57,6 +57,26 @@ def test_untrained_edgenet_returns_its_blob_at_full_and_reduced_scale() -> None:
     assert edgenet_refine(model, img, prob, tiny) is tiny
 
 
+def test_holes_of_a_share_of_the_area_are_kept_smaller_ones_filled() -> None:
+    """An eye bolt's ring keeps its hole with ``min_hole``; a pinhole is noise and is filled; 0 fills both."""
+    torch.manual_seed(0)
+    model = create_edgenet(width=4)  # untrained: returns its blob, holes and all
+    img = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:200, :200]
+    ring = (np.hypot(yy - 100, xx - 100) <= 50) & (np.hypot(yy - 100, xx - 100) > 20)  # hole ~1,250 px
+    pinhole = (yy >= 60) & (yy < 62) & (xx >= 100) & (xx < 102)  # 4 px, in the ring
+    blob = ring & ~pinhole
+    prob = blob.astype(np.float32)
+    disc = np.hypot(yy - 100, xx - 100) <= 50
+    np.testing.assert_array_equal(edgenet_refine(model, img, prob, blob), disc)
+    np.testing.assert_array_equal(edgenet_refine(model, img, prob, blob, min_hole=0.02), ring)
+    # a hole under the share is filled: 1,250 px is 18 % of the ring's area
+    np.testing.assert_array_equal(edgenet_refine(model, img, prob, blob, min_hole=0.25), disc)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="edgenet_min_hole"):
+            LocateConfig(edgenet_min_hole=bad)
+
+
 def test_input_channels_are_centred_rgb_probability_and_blob() -> None:
     img = np.full((200, 200, 3), 255, np.uint8)
     blob = _bar(200, 200, 90, 60, 110, 140)
