@@ -180,7 +180,8 @@ def edgenet_refine(
 ) -> NDArray[np.bool_]:
     """The blob ``mask`` redrawn by EdgeNet: the largest connected part of its answer, holes filled.
 
-    ``views``: 1, or 2 / 4 to average over mirrored crops (:func:`edge_logits`).
+    ``views``: 1, or 2 / 4 to average over mirrored crops (:func:`edge_logits`). ``min_hole`` > 0 keeps the holes
+    of the answer of at least that share of its area (and 9 px): an eye bolt's ring; smaller holes are noise.
 
     Returns ``mask`` itself when the blob is tiny (< 20 px) or the answer's area is outside ``min_ratio`` ..
     ``max_ratio`` times the blob's (a guard like GrabCut's).
