@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -51,7 +52,7 @@ def draw_overlay(image: NDArray[np.uint8], result: LocateResult) -> NDArray[np.u
     return out
 
 
-def _holes(mask: NDArray[np.bool_]) -> list[NDArray[np.int32]]:
+def _holes(mask: NDArray[np.bool_]) -> list[NDArray[Any]]:
     """The outlines of the holes in ``mask``."""
     contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:

@@ -319,20 +319,24 @@ def locator_blobs(
     segmenter: str | None = None,
     desc: str = "blobs",
     progress: bool = True,
+    grabcut: Any | None = None,
 ) -> Iterator[tuple[int, Any, Any]]:
     """``(index, photo, segmentation)`` for ``n`` studio photos of one ``mode`` / dataset ``seed``: the
     locator's screw blobs (segmenter + GrabCut edges, :meth:`core.locate.Locator.screw_blobs`), the training
     data of the models that correct them (blob verifier, EdgeNet). ``refine_zoom`` 1.6 at 1280x960 gives the
-    search engine's blobs; ``segmenter`` defaults to the shipped file."""
+    search engine's blobs; ``segmenter`` defaults to the shipped file; ``grabcut`` (a
+    :class:`core.segment.refine.GrabCutConfig`) defaults to the locator's (the settings a shipped file was
+    collected with may be older: see :func:`grabcut_from_args`)."""
     from tqdm import tqdm
 
     from core.catalog.catalog import load_arrays
-    from core.locate.pipeline import Locator
+    from core.locate.pipeline import LocateConfig, Locator
     from core.paths import models_dir
     from core.synth import StudioConfig, render_index
 
     seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
-    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom)
+    cfg_loc = LocateConfig() if grabcut is None else LocateConfig(grabcut=grabcut)
+    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom, config=cfg_loc)
     arrays = load_arrays()
     cfg = StudioConfig(width=width, height=height)
     for i in tqdm(range(n), desc=f"{desc} {mode} seed {seed}", disable=not progress):
@@ -351,7 +355,33 @@ def add_blob_collect_args(parser: Any) -> None:
         "--refine-zoom", type=float, default=1.0, help="the search engine uses 1.6 on 1280x960"
     )
     parser.add_argument("--segmenter", default=None, help="segmenter file (default: the shipped one)")
+    from core.locate.types import LocateConfig
+
+    gc = LocateConfig().grabcut
+    parser.add_argument(
+        "--grabcut-iterations",
+        type=int,
+        default=gc.iterations,
+        help="GrabCut iterations of the blobs (default: the locator's; files collected before session 13 used 3)",
+    )
+    parser.add_argument(
+        "--grabcut-max-pixels",
+        type=int,
+        default=gc.max_pixels,
+        help="GrabCut boxes larger than this are cut shrunk (default: the locator's; 0 = never, as before "
+        "session 11)",
+    )
     parser.add_argument("--out", required=True)
+
+
+def grabcut_from_args(a: Any) -> Any:
+    """The :class:`core.segment.refine.GrabCutConfig` of a ``collect`` command's arguments: the locator's, with
+    the iterations and box limit given (ConfigError for bad values)."""
+    from dataclasses import replace
+
+    from core.locate.types import LocateConfig
+
+    return replace(LocateConfig().grabcut, iterations=a.grabcut_iterations, max_pixels=a.grabcut_max_pixels)
 
 
 def refuse_heldout_seed(seed: int) -> None:

@@ -21,13 +21,14 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from core.errors import ConfigError, DatasetError
-from core.segment.data import add_blob_collect_args, refuse_heldout_seed
+from core.segment.data import add_blob_collect_args, grabcut_from_args, refuse_heldout_seed
 from core.segment.edgenet import (
     EdgeNet,
     EdgeNetArch,
@@ -51,6 +52,7 @@ def collect(
     segmenter: str | None = None,
     arch: EdgeNetArch | None = None,
     progress: bool = True,
+    grabcut: Any | None = None,
 ) -> dict[str, NDArray]:
     """EdgeNet crops of ``n`` studio photos: flat uint8 arrays ``x`` (5 channels: RGB, probability x 255,
     blob x 255, truth x 255 as a 6th) with ``shape`` (N, 2) and ``offset`` (N,) to cut them apart."""
@@ -59,7 +61,16 @@ def collect(
     arch = arch or EdgeNetArch()
     flat, shapes, photos = [], [], []
     for i, photo, seg in locator_blobs(
-        mode, seed, n, width, height, refine_zoom, segmenter, desc="edge crops", progress=progress
+        mode,
+        seed,
+        n,
+        width,
+        height,
+        refine_zoom,
+        segmenter,
+        desc="edge crops",
+        progress=progress,
+        grabcut=grabcut,
     ):
         img = photo.image
         blobs = seg.instances.get("screw", [])
@@ -210,6 +221,19 @@ def train_edgenet(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a bad argument or missing file is a one-line error (exit 2), not a traceback."""
+    import sys
+
+    from core.errors import FvwError
+
+    try:
+        return _main(argv)
+    except FvwError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m core.segment.train_edgenet", description=__doc__.split("\n")[0]
     )
@@ -231,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.cmd == "collect":
         refuse_heldout_seed(a.seed)
-        d = collect(a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter)
+        d = collect(
+            a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter, grabcut=grabcut_from_args(a)
+        )
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(a.out, **d)  # type: ignore[arg-type]
         print(json.dumps({"out": a.out, "crops": len(d["shape"]), "photos": a.n}))

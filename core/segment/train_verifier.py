@@ -20,13 +20,14 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from core.errors import ConfigError, DatasetError
-from core.segment.data import add_blob_collect_args, refuse_heldout_seed
+from core.segment.data import add_blob_collect_args, grabcut_from_args, refuse_heldout_seed
 from core.segment.verify import arch_dict, create_verifier, verifier_input
 
 __all__ = ["collect", "train_verifier", "blob_metrics", "run_all", "main"]
@@ -42,6 +43,7 @@ def collect(
     segmenter: str | None = None,
     arch: tuple[int, int] = (32, 96),
     progress: bool = True,
+    grabcut: Any | None = None,
     on_photo: Callable[[int], None] | None = None,
 ) -> dict[str, NDArray]:
     """Verifier samples of ``n`` studio photos (``mode`` / dataset ``seed``), one per screw blob.
@@ -54,7 +56,7 @@ def collect(
 
     xs, ss, ys, fr, ph = [], [], [], [], []
     for i, photo, seg in locator_blobs(
-        mode, seed, n, width, height, refine_zoom, segmenter, desc="blobs", progress=progress
+        mode, seed, n, width, height, refine_zoom, segmenter, desc="blobs", progress=progress, grabcut=grabcut
     ):
         if on_photo is not None:
             on_photo(i)
@@ -272,6 +274,19 @@ def run_all(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a bad argument or missing file is a one-line error (exit 2), not a traceback."""
+    import sys
+
+    from core.errors import FvwError
+
+    try:
+        return _main(argv)
+    except FvwError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.segment.train_verifier")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="segment studio photos and save one labelled sample per screw blob")
@@ -301,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "collect":
         refuse_heldout_seed(a.seed)
         t0 = time.time()
-        d = collect(a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter)
+        d = collect(
+            a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter, grabcut=grabcut_from_args(a)
+        )
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(a.out, **d)  # type: ignore[arg-type]
         print(

@@ -177,17 +177,22 @@ def test_training_learns_a_systematic_outline_error() -> None:
     assert crop_iou(model, val) > before + 0.1
 
 
-def test_cli_refuses_held_out_seeds_and_bad_crop_files(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="held out"):
-        edgenet_main(["collect", "--seed", "1000011", "--n", "1", "--out", str(tmp_path / "a.npz")])
+def test_cli_refuses_held_out_seeds_bad_grabcut_settings_and_bad_crop_files(tmp_path, capsys) -> None:
+    """One-line errors (exit 2), not tracebacks."""
+    assert edgenet_main(["collect", "--seed", "1000011", "--n", "1", "--out", str(tmp_path / "a.npz")]) == 2
+    assert "held out" in capsys.readouterr().err
+    out = str(tmp_path / "a.npz")
+    assert (
+        edgenet_main(["collect", "--seed", "91", "--n", "1", "--grabcut-iterations", "0", "--out", out]) == 2
+    )
+    assert "iterations must be >= 1" in capsys.readouterr().err and not (tmp_path / "a.npz").exists()
     bad = tmp_path / "bad.npz"
     bad.write_text("not a numpy file")
     with pytest.raises(DatasetError, match="collect"):
         load_crops([str(bad)])
-    with pytest.raises(DatasetError, match="collect"):
-        edgenet_main(
-            ["train", "--data", str(bad), "--val", str(bad), "--out", str(tmp_path / "e.safetensors")]
-        )
+    train = ["train", "--data", str(bad), "--val", str(bad), "--out", str(tmp_path / "e.safetensors")]
+    assert edgenet_main(train) == 2
+    assert "collect" in capsys.readouterr().err
 
 
 def test_collect_cuts_the_blob_and_the_truth_the_same_way(tmp_path) -> None:
