@@ -7,6 +7,7 @@ Wrap lower-level exceptions with ``raise SomeError(...) from e`` and name the fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "NoCoinFoundError",
     "DeviceError",
     "JobError",
+    "cli_exit",
 ]
 
 
@@ -104,3 +106,15 @@ class DeviceError(ConfigError):
 
 class JobError(FvwError):
     """A background training job failed or could not be started."""
+
+
+def cli_exit(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run a command line's ``main(argv)``; an :class:`FvwError` becomes one line on stderr and exit code 2
+    instead of a traceback."""
+    import sys
+
+    try:
+        return main(argv)
+    except FvwError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -275,15 +275,9 @@ def run_all(
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; a bad argument or missing file is a one-line error (exit 2), not a traceback."""
-    import sys
+    from core.errors import cli_exit
 
-    from core.errors import FvwError
-
-    try:
-        return _main(argv)
-    except FvwError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli_exit(_main, argv)
 
 
 def _main(argv: list[str] | None = None) -> int:
