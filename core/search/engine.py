@@ -154,8 +154,8 @@ class PipelineEngine:
             )
         if len(loc.screws) > 1:
             warnings.append(
-                f"{len(loc.screws)} screws found: ranking the most screw-like one (sure and large); click another on the photo to "
-                "rank it instead, or photograph one at a time"
+                f"{len(loc.screws)} screws found: ranking the most screw-like one (sure and large); click "
+                "another on the photo to rank it instead, or photograph one at a time"
             )
         from core.attributes.colour import coin_gains
 

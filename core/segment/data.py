@@ -330,13 +330,14 @@ def locator_blobs(
     from tqdm import tqdm
 
     from core.catalog.catalog import load_arrays
-    from core.locate.pipeline import LocateConfig, Locator
+    from core.locate.pipeline import Locator
+    from core.locate.types import LocateConfig
     from core.paths import models_dir
     from core.synth import StudioConfig, render_index
 
     seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
-    cfg_loc = LocateConfig() if grabcut is None else LocateConfig(grabcut=grabcut)
-    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom, config=cfg_loc)
+    config = None if grabcut is None else LocateConfig(grabcut=grabcut)  # None: the locator's own settings
+    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom, config=config)
     arrays = load_arrays()
     cfg = StudioConfig(width=width, height=height)
     for i in tqdm(range(n), desc=f"{desc} {mode} seed {seed}", disable=not progress):

@@ -591,6 +591,5 @@ def test_the_overlay_outlines_the_holes_of_a_screw_mask() -> None:
     plain, holed = draw_overlay(img, res), draw_overlay(img, ring)
     changed = (plain != holed).any(axis=2)
     ys, xs = np.nonzero(changed)
-    assert len(ys) > 0 and np.all(
-        np.abs(np.hypot(ys - 48, xs - 64) - 10.5) <= 2
-    )  # along the hole's edge only
+    along_the_hole = np.abs(np.hypot(ys - 48, xs - 64) - 10.5) <= 2
+    assert len(ys) > 0 and along_the_hole.all()

@@ -199,7 +199,7 @@ def test_cli_refuses_held_out_seeds_and_bad_sample_files(tmp_path, capsys) -> No
     assert "collect" in capsys.readouterr().err
 
 
-def test_one_go_run_writes_a_model_progress_and_metrics(tmp_path) -> None:
+def test_one_go_run_writes_a_model_progress_and_metrics(tmp_path, capsys) -> None:
     import json
 
     from core.jobs.templates import get_template
@@ -216,4 +216,6 @@ def test_one_go_run_writes_a_model_progress_and_metrics(tmp_path) -> None:
     # the workbench's Train page launches the same command
     cmd = get_template("blob_verifier").command({"photos": 4})
     assert cmd[:4] == ["python", "-m", "core.segment.train_verifier", "run"] and "{run_dir}" in cmd
+    capsys.readouterr()
     assert verifier_main(["run", "--out-dir", str(out), "--photos", "0", "--short", "0"]) == 2
+    assert "photos" in capsys.readouterr().err
