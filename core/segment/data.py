@@ -320,13 +320,16 @@ def locator_blobs(
     desc: str = "blobs",
     progress: bool = True,
     grabcut: Any | None = None,
+    edgenet: str | None = None,
 ) -> Iterator[tuple[int, Any, Any]]:
     """``(index, photo, segmentation)`` for ``n`` studio photos of one ``mode`` / dataset ``seed``: the
     locator's screw blobs (segmenter + GrabCut edges, :meth:`core.locate.Locator.screw_blobs`), the training
     data of the models that correct them (blob verifier, EdgeNet). ``refine_zoom`` 1.6 at 1280x960 gives the
     search engine's blobs; ``segmenter`` defaults to the shipped file; ``grabcut`` (a
     :class:`core.segment.refine.GrabCutConfig`) defaults to the locator's (the settings a shipped file was
-    collected with may be older: see :func:`grabcut_from_args`)."""
+    collected with may be older: see :func:`grabcut_from_args`). ``edgenet``: an EdgeNet file that redraws the
+    blobs after GrabCut, as the locator does before its verifier scores them (None: GrabCut's blobs, what
+    EdgeNet itself is trained on)."""
     from tqdm import tqdm
 
     from core.catalog.catalog import load_arrays
@@ -337,7 +340,9 @@ def locator_blobs(
 
     seg_path = segmenter or str(models_dir() / "segmenter" / "segmenter.safetensors")
     config = None if grabcut is None else LocateConfig(grabcut=grabcut)  # None: the locator's own settings
-    loc = Locator.from_files(seg_path, threads=1, refine_zoom=refine_zoom, config=config)
+    loc = Locator.from_files(
+        seg_path, threads=1, refine_zoom=refine_zoom, config=config, edgenet_path=edgenet
+    )
     arrays = load_arrays()
     cfg = StudioConfig(width=width, height=height)
     for i in tqdm(range(n), desc=f"{desc} {mode} seed {seed}", disable=not progress):

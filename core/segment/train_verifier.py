@@ -45,8 +45,12 @@ def collect(
     progress: bool = True,
     grabcut: Any | None = None,
     on_photo: Callable[[int], None] | None = None,
+    edgenet: str | None = None,
 ) -> dict[str, NDArray]:
     """Verifier samples of ``n`` studio photos (``mode`` / dataset ``seed``), one per screw blob.
+
+    ``edgenet``: an EdgeNet file that redraws each blob first, as the locator does before its verifier scores
+    it (the shipped verifier since session 17); None: GrabCut's blobs, as the verifiers before it.
 
     Returns:
         ``x`` (N, 5, h, w) float16 windows, ``s`` (N, 3) scalars, ``y`` (N,) 1 = screw, ``frac`` (N,) share
@@ -56,7 +60,17 @@ def collect(
 
     xs, ss, ys, fr, ph = [], [], [], [], []
     for i, photo, seg in locator_blobs(
-        mode, seed, n, width, height, refine_zoom, segmenter, desc="blobs", progress=progress, grabcut=grabcut
+        mode,
+        seed,
+        n,
+        width,
+        height,
+        refine_zoom,
+        segmenter,
+        desc="blobs",
+        progress=progress,
+        grabcut=grabcut,
+        edgenet=edgenet,
     ):
         if on_photo is not None:
             on_photo(i)
@@ -227,10 +241,12 @@ def run_all(
     val_photos: int = 60,
     epochs: int = 10,
     seed: int = 81,
+    edgenet: str | None = "shipped",
 ) -> dict:
     """Collect and train in one process, as a workbench job: ``photos`` search + ``short`` short-screw photos
     (dataset seeds ``seed`` / ``seed + 1``), validation on ``val_photos`` photos of the validation seed;
-    writes ``verifier.safetensors``, ``progress.json`` and ``metrics.jsonl`` into ``run_dir``."""
+    writes ``verifier.safetensors``, ``progress.json`` and ``metrics.jsonl`` into ``run_dir``. ``edgenet``: as
+    ``collect --edgenet`` (default: the blobs redrawn by the shipped EdgeNet, as the locator scores them)."""
     from core.segment.data import VAL_SEED
     from core.train.run_files import ProgressWriter, append_metrics
 
@@ -244,13 +260,18 @@ def run_all(
     def tick(i: int) -> None:
         prog.update(offset + i, 0)
 
+    edge = _edgenet_file(edgenet)
     try:
         parts = []
         for mode, sd, n in (("search", seed, photos), ("short", seed + 1, short)):
             if n > 0:
-                parts.append(collect(mode, sd, n, progress=False, on_photo=tick))
+                parts.append(collect(mode, sd, n, progress=False, on_photo=tick, edgenet=edge))
             offset += n
-        val = collect("search", VAL_SEED, val_photos, progress=False, on_photo=tick) if val_photos else None
+        val = (
+            collect("search", VAL_SEED, val_photos, progress=False, on_photo=tick, edgenet=edge)
+            if val_photos
+            else None
+        )
         offset += val_photos
         train = {k: np.concatenate([d[k] for d in parts]) for k in ("x", "s", "y")}
         (out / "metrics.jsonl").unlink(missing_ok=True)
@@ -264,7 +285,14 @@ def run_all(
             out / "verifier.safetensors",
             model,
             log,
-            {"photos": photos, "short": short, "val_photos": val_photos, "seed": seed, "epochs": epochs},
+            {
+                "photos": photos,
+                "short": short,
+                "val_photos": val_photos,
+                "seed": seed,
+                "epochs": epochs,
+                "edgenet": edge,
+            },
         )
     except Exception as e:
         prog.update(offset, 0, status="failed", error=str(e), force=True)
@@ -280,11 +308,36 @@ def main(argv: list[str] | None = None) -> int:
     return cli_exit(_main, argv)
 
 
+def _edgenet_file(name: str | None) -> str | None:
+    """An ``--edgenet`` value as a file: 'none' -> None (GrabCut's blobs), 'shipped' -> the shipped EdgeNet (None
+    when it is absent, as the locator then has none), else a file that must exist (ConfigError)."""
+    if name is None or name == "none":
+        return None
+    if name == "shipped":
+        from core.paths import models_dir
+        from core.segment.edgenet import EDGENET_FILE
+
+        shipped = models_dir().joinpath(*EDGENET_FILE)
+        return str(shipped) if shipped.is_file() else None
+    if not Path(name).is_file():
+        raise ConfigError(
+            f"--edgenet {name}: no such file; give an EdgeNet file, 'shipped' or 'none'", field="edgenet"
+        )
+    return name
+
+
 def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.segment.train_verifier")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="segment studio photos and save one labelled sample per screw blob")
     add_blob_collect_args(c)
+    c.add_argument(
+        "--edgenet",
+        default="shipped",
+        help="EdgeNet file that redraws each blob first, as the locator does before its verifier scores it "
+        "(default 'shipped': models/segmenter/edgenet.safetensors when present; 'none': GrabCut's blobs, what "
+        "the verifiers up to session 16 were trained on)",
+    )
     t = sub.add_parser("train", help="fit the verifier on collected samples")
     t.add_argument("--data", nargs="+", required=True)
     t.add_argument("--val", nargs="*", default=[])
@@ -305,13 +358,22 @@ def _main(argv: list[str] | None = None) -> int:
     r.add_argument("--epochs", type=int, default=10)
     r.add_argument("--seed", type=int, default=81)
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--edgenet", default="shipped", help="as collect's --edgenet")
     a = p.parse_args(argv)
     torch.set_num_threads(getattr(a, "threads", 1))
     if a.cmd == "collect":
         refuse_heldout_seed(a.seed)
         t0 = time.time()
         d = collect(
-            a.mode, a.seed, a.n, a.width, a.height, a.refine_zoom, a.segmenter, grabcut=grabcut_from_args(a)
+            a.mode,
+            a.seed,
+            a.n,
+            a.width,
+            a.height,
+            a.refine_zoom,
+            a.segmenter,
+            grabcut=grabcut_from_args(a),
+            edgenet=_edgenet_file(a.edgenet),
         )
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(a.out, **d)  # type: ignore[arg-type]
@@ -325,7 +387,7 @@ def _main(argv: list[str] | None = None) -> int:
             raise ConfigError(
                 "--photos / --short must give at least one photo and --epochs >= 1", field="photos"
             )
-        final = run_all(a.out_dir, a.photos, a.short, a.val_photos, a.epochs, a.seed)
+        final = run_all(a.out_dir, a.photos, a.short, a.val_photos, a.epochs, a.seed, a.edgenet)
         print(json.dumps({"out": str(Path(a.out_dir) / "verifier.safetensors"), **final}))
         return 0
     train = _load(a.data)

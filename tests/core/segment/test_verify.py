@@ -219,3 +219,46 @@ def test_one_go_run_writes_a_model_progress_and_metrics(tmp_path, capsys) -> Non
     capsys.readouterr()
     assert verifier_main(["run", "--out-dir", str(out), "--photos", "0", "--short", "0"]) == 2
     assert "photos" in capsys.readouterr().err
+
+
+def test_collect_can_score_edgenet_outlines(tmp_path, monkeypatch, capsys) -> None:
+    """``collect --edgenet`` gives the verifier the blobs it scores in the locator: redrawn by EdgeNet."""
+    import core.segment.edgenet as edgenet_module
+    from core.segment.edgenet import arch_dict as edge_arch
+    from core.segment.edgenet import create_edgenet
+    from core.segment.train_verifier import collect
+
+    net = create_edgenet(width=4)
+    path = tmp_path / "edgenet.safetensors"
+    save_checkpoint(path, net.state_dict(), arch=edge_arch(net.arch))
+    seen: list[int] = []
+
+    def redraw(model, image, prob, mask, **kwargs):  # one pixel off every blob, so the samples show it
+        seen.append(int(mask.sum()))
+        out = mask.copy()
+        out[tuple(a[0] for a in np.nonzero(mask))] = False
+        return out
+
+    monkeypatch.setattr(edgenet_module, "edgenet_refine", redraw)
+    plain = collect("search", 91, 2, progress=False)
+    assert not seen
+    redrawn = collect("search", 91, 2, progress=False, edgenet=str(path))
+    assert seen and len(redrawn["y"]) == len(plain["y"])
+    assert not np.array_equal(redrawn["x"], plain["x"])
+    out = str(tmp_path / "a.npz")
+    assert (
+        verifier_main(["collect", "--seed", "91", "--n", "1", "--edgenet", "nope.safetensors", "--out", out])
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err and not (tmp_path / "a.npz").exists()
+
+
+def test_edgenet_option_names_a_file_the_shipped_one_or_none(tmp_path, monkeypatch) -> None:
+    from core.segment.train_verifier import _edgenet_file
+
+    assert _edgenet_file("none") is None and _edgenet_file(None) is None
+    assert _edgenet_file("shipped") is not None and _edgenet_file("shipped").endswith("edgenet.safetensors")
+    monkeypatch.setenv("FVW_MODELS", str(tmp_path))  # no shipped EdgeNet: the locator has none either
+    assert _edgenet_file("shipped") is None
+    with pytest.raises(ConfigError, match="no such file"):
+        _edgenet_file(str(tmp_path / "missing.safetensors"))
