@@ -10,7 +10,8 @@ Input (B, 5, H, W): the photo's RGB / 255, the blob mask and the segmenter's scr
 of ``1.25 x`` the blob's length along its axis (more for a blob too wide for the window's 1:3 shape), plus
 three numbers per blob (mean screw probability over the blob, log of the blob's share of the photo, log of its
 rectangle's aspect). Output: one logit per blob.
-Trained by :mod:`core.segment.train_verifier` on the segmenter's own blobs of studio photos.
+Trained by :mod:`core.segment.train_verifier` on the locator's own blobs of studio photos, as it scores them:
+redrawn by EdgeNet (the shipped file since session 17; the session-7 file saw GrabCut's blobs).
 """
 
 from __future__ import annotations
