@@ -178,7 +178,8 @@ register_template(
     JobTemplate(
         name="blob_verifier",
         kind="train",
-        description="Blob verifier: is each screw blob of the shipped segmenter a screw (drops clutter).",
+        description="Blob verifier: is each screw blob of the shipped segmenter a screw (drops clutter); "
+        "the blobs outlined by GrabCut and the shipped EdgeNet, as the locator scores them.",
         module="core.segment.train_verifier",
         options=(
             Option("photos", 300, "search photos the blobs come from"),
