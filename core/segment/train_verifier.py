@@ -250,6 +250,7 @@ def run_all(
     from core.segment.data import VAL_SEED
     from core.train.run_files import ProgressWriter, append_metrics
 
+    edge = _edgenet_file(edgenet)  # a bad name fails here, before the run folder is written
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_photos = photos + short + val_photos
@@ -260,7 +261,6 @@ def run_all(
     def tick(i: int) -> None:
         prog.update(offset + i, 0)
 
-    edge = _edgenet_file(edgenet)
     try:
         parts = []
         for mode, sd, n in (("search", seed, photos), ("short", seed + 1, short)):

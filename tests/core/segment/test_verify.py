@@ -251,6 +251,9 @@ def test_collect_can_score_edgenet_outlines(tmp_path, monkeypatch, capsys) -> No
         == 2
     )
     assert "no such file" in capsys.readouterr().err and not (tmp_path / "a.npz").exists()
+    run_dir = tmp_path / "run"
+    assert verifier_main(["run", "--out-dir", str(run_dir), "--photos", "1", "--edgenet", "nope"]) == 2
+    assert "no such file" in capsys.readouterr().err and not run_dir.exists()
 
 
 def test_edgenet_option_names_a_file_the_shipped_one_or_none(tmp_path, monkeypatch) -> None:
