@@ -18,7 +18,7 @@ from typing import Any
 from bench.harness import in_turn, register_figures, register_timing
 
 
-def _models() -> tuple[Any, Any, Any, Any, Any]:
+def _models() -> tuple[Any, Any, Any, Any, Any, Any]:
     import torch
 
     from core.checkpoints import build_from_checkpoint
@@ -39,20 +39,30 @@ def _models() -> tuple[Any, Any, Any, Any, Any]:
 
         rn = build_from_checkpoint(rn_path, create_rotationnet).eval()
     from core.locate.head import load_head_reader
+    from core.measure.coin_edgenet import load_coin_edgenet
     from core.segment.edgenet import load_edgenet
     from core.segment.verify import load_verifier
 
-    return seg, rn, load_verifier(), load_head_reader(), load_edgenet()
+    return seg, rn, load_verifier(), load_head_reader(), load_edgenet(), load_coin_edgenet()
 
 
 def _figures(n: int, n_short: int):
     def fn() -> dict[str, float | str]:
         from core.segment.evaluate import evaluate_heldout
 
-        seg, rn, ver, heads, edge = _models()
+        seg, rn, ver, heads, edge, coin_edge = _models()
         out: dict[str, float | str] = {"photos": float(n), "short photos": float(n_short)}
         out.update(
-            evaluate_heldout(seg, rn, n=n, n_short=n_short, verifier=ver, head_reader=heads, edgenet=edge)
+            evaluate_heldout(
+                seg,
+                rn,
+                n=n,
+                n_short=n_short,
+                verifier=ver,
+                head_reader=heads,
+                edgenet=edge,
+                coin_edgenet=coin_edge,
+            )
         )
         return out
 
@@ -69,8 +79,8 @@ def _timing():
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
-    seg, rn, ver, heads, edge = _models()
-    loc = Locator(seg, rn, verifier=ver, head_reader=heads, edgenet=edge)
+    seg, rn, ver, heads, edge, coin_edge = _models()
+    loc = Locator(seg, rn, verifier=ver, head_reader=heads, edgenet=edge, coin_edgenet=coin_edge)
     images = [p.image for p in heldout_photos(TIMED_PHOTOS, "search", width=512, height=384)]
     return in_turn(images, loc.locate, (NoScrewFoundError,))
 

@@ -119,7 +119,12 @@ def collect(
         try:
             seg = base.segmenter.predict(img)
             res = Locator(
-                _Cached(seg, base.segmenter), base.rotationnet, cfg, base.verifier, edgenet=base.edgenet
+                _Cached(seg, base.segmenter),
+                base.rotationnet,
+                cfg,
+                base.verifier,
+                edgenet=base.edgenet,
+                coin_edgenet=base.coin_edgenet,
             ).locate(img)
             raw = Locator(
                 _Cached(seg, base.segmenter), base.rotationnet, replace(cfg, refine_edges=False)

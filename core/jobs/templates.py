@@ -198,6 +198,26 @@ register_template(
 )
 register_template(
     JobTemplate(
+        name="coin_edgenet",
+        kind="train",
+        description="CoinEdgeNet: where the coin's edge lies across its outline (the coin's scale and mask), "
+        "on studio photos at 512x384 and 1280x960.",
+        module="core.measure.train_coin_edgenet",
+        options=(
+            Option("photos", 4000, "studio photos rendered (~1 min per 1,000 on 2 cores)"),
+            Option("epochs", 30, "training epochs"),
+        ),
+        build=lambda v: _cli(
+            "core.measure.train_coin_edgenet",
+            out="{run_dir}/coin_edgenet.safetensors",
+            run_dir="{run_dir}",
+            n=int(v["photos"]),
+            epochs=int(v["epochs"]),
+        ),
+    )
+)
+register_template(
+    JobTemplate(
         name="attribute_classifier",
         kind="train",
         description="Head / tip / thread classifier (timm backbone) or finish (ColorNet) on studio crops.",

@@ -57,7 +57,9 @@ class Locator:
     ``verifier``: a blob verifier (:mod:`core.segment.verify`) that drops clutter blobs. ``head_reader``: a
     :class:`core.locate.head.HeadReader` that takes the nominal length off the overall one by the head type
     (without one, the head is read off the mask; see :class:`ScrewResult`). ``edgenet``: an
-    :class:`core.segment.edgenet.EdgeNet` that redraws each screw's outline after GrabCut.
+    :class:`core.segment.edgenet.EdgeNet` that redraws each screw's outline after GrabCut. ``coin_edgenet``: a
+    :class:`core.measure.coin_edgenet.CoinEdgeNet` that finds the coin's edge (``config.coin_edges``; without
+    one, the strongest colour step).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Locator:
         verifier: Any | None = None,
         head_reader: Any | None = None,
         edgenet: Any | None = None,
+        coin_edgenet: Any | None = None,
     ):
         from core.device import inference_layout
 
@@ -80,6 +83,9 @@ class Locator:
         self.verifier = ready(verifier)
         self.head_reader = head_reader
         self.edgenet = ready(edgenet)
+        self.coin_edgenet: Any = (
+            coin_edgenet.eval() if isinstance(coin_edgenet, torch.nn.Module) else coin_edgenet
+        )
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
@@ -100,13 +106,15 @@ class Locator:
         verifier_path: str | Path | None = None,
         head_reader: Any | None = None,
         edgenet_path: str | Path | None = None,
+        coin_edgenet_path: str | Path | None = None,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
 
         ``refine_zoom`` > 1 runs each screw again at that zoom over the first pass (see
         :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
         ``head_reader``: see the class (:func:`core.locate.head.load_head_reader` loads the shipped one).
-        ``edgenet_path``: an EdgeNet file (:mod:`core.segment.edgenet`).
+        ``edgenet_path``: an EdgeNet file (:mod:`core.segment.edgenet`). ``coin_edgenet_path``: a CoinEdgeNet
+        file (:mod:`core.measure.coin_edgenet`).
         """
         from core.segment.model import load_segmenter
 
@@ -126,6 +134,11 @@ class Locator:
             from core.segment.edgenet import load_edgenet
 
             edge = load_edgenet(edgenet_path, required=True)
+        coin_edge = None
+        if coin_edgenet_path is not None:
+            from core.measure.coin_edgenet import load_coin_edgenet
+
+            coin_edge = load_coin_edgenet(coin_edgenet_path, required=True)
         return cls(
             Segmenter(
                 load_segmenter(segmenter_path),
@@ -139,6 +152,7 @@ class Locator:
             ver,
             head_reader,
             edge,
+            coin_edge,
         )
 
     def _screw(
@@ -290,9 +304,20 @@ class Locator:
         """
         if self.config.coin_edges:
             fit = fit_ellipse(mask)
-            # only a blob that is an ellipse already (a redrawn disc): a ragged one has no outline to move
-            if fit is not None and fit.residual_rms <= 1.0:
-                edge = refine_ellipse_on_edges(image, fit)
+            # The colour step moves only a blob that is an ellipse already (a redrawn disc): a ragged one has no
+            # outline to move. CoinEdgeNet also starts from a ragged blob's ellipse (e.g. a 1280 px photo's coin
+            # drawn at 512 px), a few pixels off: it reads up to half_length px either side, pass after pass.
+            smooth = fit is not None and fit.residual_rms <= 1.0
+            if fit is not None and (smooth or self.coin_edgenet is not None):
+                edge = None
+                if self.coin_edgenet is not None:
+                    from core.measure.coin_edgenet import refine_ellipse_learned
+
+                    edge = refine_ellipse_learned(
+                        image, fit, self.coin_edgenet, passes=self.config.coin_edge_passes
+                    )
+                if edge is None and smooth and (self.coin_edgenet is None or self.config.coin_edges_fallback):
+                    edge = refine_ellipse_on_edges(image, fit)
                 if edge is not None:
                     return scale_from_ellipse(edge, self.config.coin), ellipse_mask(mask.shape, edge)
         return coin_scale(mask, self.config.coin), None

@@ -52,7 +52,11 @@ class LocateConfig:
         coin_edges: move the reference coin's outline (a redrawn disc) onto the photo's own edges
             (:func:`core.measure.coin_edges.refine_ellipse_on_edges`), and take the scale and the coin's mask from
             that ellipse. Validation, see the function: coin IoU 0.948 -> 0.961 (512x384) and 0.958 -> 0.978
-            (1280x960); median scale error 2.5 % -> 0.7 % and 1.4 % -> 0.3 %.
+            (1280x960); median scale error 2.5 % -> 0.7 % and 1.4 % -> 0.3 %. With a CoinEdgeNet (the locator's
+            ``coin_edgenet``) the edge is where that network reads it (:mod:`core.measure.coin_edgenet`).
+        coin_edges_fallback: when the CoinEdgeNet's fit is refused, try the strongest colour step before the
+            mask's own circle.
+        coin_edge_passes: CoinEdgeNet's passes (each reads the profiles around the last ellipse).
         coin_affine: with an edge-fitted coin, convert lengths along the screw's axis and diameters across it
             with the scale in that direction (:meth:`core.measure.coin.CoinScale.px_per_mm_along`: a tilted
             camera draws the coin as an ellipse) instead of the mean scale.
@@ -124,6 +128,8 @@ class LocateConfig:
     coin_disc: bool = True
     coin_robust: bool = True
     coin_edges: bool = True
+    coin_edges_fallback: bool = True
+    coin_edge_passes: int = 3
     coin_affine: bool = True
     mask_oversize_px: float = 1.0
     max_coins: int = 1

@@ -279,6 +279,10 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # EdgeNet redraws each screw's outline after GrabCut when it is shipped (core.segment.edgenet).
     edge = root.joinpath(*EDGENET_FILE)
+    from core.measure.coin_edgenet import COIN_EDGENET_FILE
+
+    # CoinEdgeNet finds the coin's edge (its scale and mask) when it is shipped (core.measure.coin_edgenet).
+    coin_edge = root.joinpath(*COIN_EDGENET_FILE)
     from core.locate import LocateConfig
 
     locator = Locator.from_files(
@@ -288,6 +292,7 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
         refine_zoom=SEARCH_REFINE_ZOOM,
         verifier_path=ver if ver.is_file() else None,
         edgenet_path=edge if edge.is_file() else None,
+        coin_edgenet_path=coin_edge if coin_edge.is_file() else None,
     )
     loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
     from core.measure.head_allowance import default_path, load_head_allowance

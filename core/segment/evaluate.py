@@ -56,11 +56,14 @@ def _locators(
     verifier: Any | None = None,
     head_reader: Any | None = None,
     edgenet: Any | None = None,
+    coin_edgenet: Any | None = None,
 ) -> dict[str, Any]:
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
-    loc = Locator(segmenter, rotationnet, base or LocateConfig(), verifier, head_reader, edgenet)
+    loc = Locator(
+        segmenter, rotationnet, base or LocateConfig(), verifier, head_reader, edgenet, coin_edgenet
+    )
     return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
 
@@ -91,6 +94,7 @@ def evaluate_heldout(
     verifier: Any | None = None,
     head_reader: Any | None = None,
     edgenet: Any | None = None,
+    coin_edgenet: Any | None = None,
 ) -> dict[str, float]:
     """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
 
@@ -99,6 +103,7 @@ def evaluate_heldout(
     drops clutter blobs with (:mod:`core.segment.verify`; None keeps every blob). ``head_reader``: takes the
     nominal length off the overall one by the head type (:mod:`core.locate.head`; None reads the mask).
     ``edgenet``: the locator's EdgeNet (:mod:`core.segment.edgenet`; None keeps GrabCut's outlines).
+    ``coin_edgenet``: the locator's CoinEdgeNet (:mod:`core.measure.coin_edgenet`; None: the colour step).
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -118,6 +123,7 @@ def evaluate_heldout(
         verifier=verifier,
         head_reader=head_reader,
         edgenet=edgenet,
+        coin_edgenet=coin_edgenet,
     )
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
@@ -276,6 +282,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
     p.add_argument(
+        "--coin-edgenet",
+        default=None,
+        help="CoinEdgeNet coin edge model (default: the shipped one, when present)",
+    )
+    p.add_argument(
+        "--no-coin-edgenet", action="store_true", help="find the coin's edge by the strongest colour step"
+    )
+    p.add_argument(
+        "--no-coin-edges-fallback",
+        action="store_true",
+        help="when the CoinEdgeNet refuses a coin, keep the mask's circle (not the colour step's fit)",
+    )
+    p.add_argument(
         "--edgenet-views",
         type=int,
         choices=EDGE_VIEWS,
@@ -341,10 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     from core.segment.edgenet import load_edgenet
 
     edge = None if a.no_edgenet or a.no_refine_edges else load_edgenet(a.edgenet)
+    from core.measure.coin_edgenet import load_coin_edgenet
+
+    coin_edge = None if a.no_coin_edgenet else load_coin_edgenet(a.coin_edgenet)
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
         coin_robust=not a.no_coin_robust,
         coin_edges=not a.no_coin_edges,
+        coin_edges_fallback=not a.no_coin_edges_fallback,
         coin_affine=not a.no_coin_affine,
         mask_oversize_px=a.mask_oversize,
         max_coins=a.max_coins,
@@ -359,7 +382,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = replace(cfg, grabcut=replace(cfg.grabcut, iterations=a.grabcut_iterations))
     heads = head_reader_from_args(a)
     out = evaluate_heldout(
-        seg, rn, a.n, a.n_short, seed=seed, config=cfg, verifier=ver, head_reader=heads, edgenet=edge
+        seg,
+        rn,
+        a.n,
+        a.n_short,
+        seed=seed,
+        config=cfg,
+        verifier=ver,
+        head_reader=heads,
+        edgenet=edge,
+        coin_edgenet=coin_edge,
     )
     settings = {
         "split": a.split,
@@ -368,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         "max_coins": a.max_coins,
         "coin_robust": not a.no_coin_robust,
         "coin_edges": not a.no_coin_edges,
+        "coin_edgenet": None if coin_edge is None else (a.coin_edgenet or "shipped"),
+        "coin_edges_fallback": not a.no_coin_edges_fallback,
         "coin_affine": not a.no_coin_affine,
         "mask_oversize_px": a.mask_oversize,
         "refine_edges": not a.no_refine_edges,

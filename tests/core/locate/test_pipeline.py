@@ -378,6 +378,12 @@ def test_locate_cli_edgenet_flags(tmp_path, capsys):
         main([str(path), "--out", str(tmp_path / "b"), "--edgenet", str(tmp_path / "nope.safetensors")]) == 2
     )
     assert "nope.safetensors" in capsys.readouterr().err
+    # the same for the coin's edge model; without it the coin is still fitted (on the colour step)
+    argv = [str(path), "--out", str(tmp_path / "d"), "--coin", coin, "--no-edgenet"]
+    assert main([*argv, "--coin-edgenet", str(tmp_path / "gone.safetensors")]) == 2
+    assert "gone.safetensors" in capsys.readouterr().err
+    assert main([*argv, "--no-coin-edgenet"]) == 0
+    assert json.loads((tmp_path / "d" / "result.json").read_text())["coin"]["px_per_mm"] > 0
 
 
 def test_coin_outline_moves_onto_the_photos_edges() -> None:
@@ -411,6 +417,68 @@ def test_coin_outline_moves_onto_the_photos_edges() -> None:
         on.to_json()["coin"]["ellipse"]["semi_axes_px"][0]
         >= on.to_json()["coin"]["ellipse"]["semi_axes_px"][1]
     )
+
+
+def test_coin_edge_comes_from_the_coin_edgenet_when_there_is_one() -> None:
+    """With a CoinEdgeNet the coin's ellipse is where the net puts the edge (here: a stand-in that moves every
+    point 1 px outwards in each of its three passes, so the semi-axes grow by 3 px against a net that stays); a
+    refused fit falls back to the colour step (``coin_edges_fallback``) or, without it, to the mask's circle."""
+    import cv2
+
+    from tests.core.measure.test_coin_edgenet import _constant_net
+
+    (photo,) = _photos(_long_uncut, width=512, height=384)
+    screw, coin = studio_masks(photo)
+    fat = cv2.dilate(coin.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    cfg = LocateConfig(coin=photo.meta["coin"]["type"], refine_edges=False)
+
+    def run(offset: float, fallback: bool = True):
+        loc = Locator(_TruthSegmenter(screw, fat), config=replace(cfg, coin_edges_fallback=fallback))
+        loc.coin_edgenet = _constant_net(offset)
+        return loc.locate(photo.image).coin
+
+    stay, grow = run(0.0), run(1.0)
+    assert stay is not None and grow is not None and stay.ellipse is not None and grow.ellipse is not None
+    assert grow.ellipse.a - stay.ellipse.a == pytest.approx(3.0, abs=0.15)
+    assert grow.ellipse.b - stay.ellipse.b == pytest.approx(3.0, abs=0.15)
+    assert grow.px_per_mm > stay.px_per_mm
+    # 4 px per pass runs away (refused): the colour step's fit takes over, or the mask's circle without it
+    classic = Locator(_TruthSegmenter(screw, fat), config=cfg).locate(photo.image).coin
+    fell = run(4.0)
+    assert (
+        fell is not None and fell.ellipse is not None and classic is not None and classic.ellipse is not None
+    )
+    assert fell.ellipse.a == pytest.approx(classic.ellipse.a) and fell.ellipse.cx == pytest.approx(
+        classic.ellipse.cx
+    )
+    plain = run(4.0, fallback=False)
+    assert plain is not None and plain.ellipse is None
+
+
+def test_coin_edgenet_also_starts_from_a_ragged_coin_blob() -> None:
+    """A coin blob too ragged for the colour step (its ellipse's RMS over 1 px, as a 1280 px photo's coin drawn at
+    512 px) keeps the mask's circle without a CoinEdgeNet, and is fitted on the photo's edges with one."""
+    from core.measure import fit_ellipse
+    from tests.core.measure.test_coin_edgenet import _constant_net
+
+    (photo,) = _photos(_long_uncut, width=512, height=384)
+    screw, coin = studio_masks(photo)
+    ys, xs = np.nonzero(coin)
+    cy, cx = ys.mean(), xs.mean()
+    ragged = coin.copy()
+    ang = np.arctan2(np.arange(coin.shape[0])[:, None] - cy, np.arange(coin.shape[1])[None] - cx)
+    ragged[(np.sin(8 * ang) > 0.3) & (cv2.dilate(coin.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)] = (
+        True
+    )
+    fit = fit_ellipse(ragged)
+    assert fit is not None and fit.residual_rms > 1.0  # ragged: the colour step leaves it alone
+    cfg = LocateConfig(coin=photo.meta["coin"]["type"], refine_edges=False, coin_disc=False)
+    without = Locator(_TruthSegmenter(screw, ragged), config=cfg).locate(photo.image).coin
+    assert without is not None and without.ellipse is None
+    loc = Locator(_TruthSegmenter(screw, ragged), config=cfg)
+    loc.coin_edgenet = _constant_net(0.0)
+    found = loc.locate(photo.image).coin
+    assert found is not None and found.ellipse is not None and found.circle.method == "ellipse on image edges"
 
 
 def _rn_probs(*peaks: tuple[float, float] | float) -> np.ndarray:

@@ -77,3 +77,21 @@ def test_default_engine_loads_edgenet_only_when_shipped(tmp_path):
     edge = create_edgenet(width=4)
     save_checkpoint(tmp_path / "segmenter" / "edgenet.safetensors", edge, arch=edgenet_arch(edge.arch))
     assert isinstance(default_engine(tmp_path).locator.edgenet, EdgeNet)
+
+
+def test_default_engine_loads_the_coin_edgenet_only_when_shipped(tmp_path):
+    torch = pytest.importorskip("torch")
+    from core.checkpoints import save_checkpoint
+    from core.measure.coin_edgenet import CoinEdgeNet, create_coin_edgenet
+    from core.measure.coin_edgenet import arch_dict as coin_arch
+    from core.search.engine import default_engine
+    from core.segment import create_segmenter
+    from core.segment.model import arch_dict
+
+    torch.manual_seed(0)
+    seg = create_segmenter()
+    save_checkpoint(tmp_path / "segmenter" / "segmenter.safetensors", seg, arch=arch_dict(seg.arch))
+    assert default_engine(tmp_path).locator.coin_edgenet is None  # no file: the strongest colour step
+    net = create_coin_edgenet(hidden=8)
+    save_checkpoint(tmp_path / "measure" / "coin_edgenet.safetensors", net, arch=coin_arch(net.arch))
+    assert isinstance(default_engine(tmp_path).locator.coin_edgenet, CoinEdgeNet)
