@@ -306,9 +306,11 @@ class Locator:
             fit = fit_ellipse(mask)
             # The colour step moves only a blob that is an ellipse already (a redrawn disc): a ragged one has no
             # outline to move. CoinEdgeNet also starts from a ragged blob's ellipse (e.g. a 1280 px photo's coin
-            # drawn at 512 px), a few pixels off: it reads up to half_length px either side, pass after pass.
+            # drawn at 512 px), a few pixels off: it reads up to half_length px either side, pass after pass;
+            # not from a blob that is a coin and something else (a finger, gravel: its ellipse is no coin's).
             smooth = fit is not None and fit.residual_rms <= 1.0
-            if fit is not None and (smooth or self.coin_edgenet is not None):
+            ragged = fit is not None and fit.residual_rms <= self.config.coin_ragged_rms * fit.a
+            if fit is not None and (smooth or (self.coin_edgenet is not None and ragged)):
                 edge = None
                 if self.coin_edgenet is not None:
                     from core.measure.coin_edgenet import refine_ellipse_learned

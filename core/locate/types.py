@@ -57,6 +57,10 @@ class LocateConfig:
         coin_edges_fallback: when the CoinEdgeNet's fit is refused, try the strongest colour step before the
             mask's own circle.
         coin_edge_passes: CoinEdgeNet's passes (each reads the profiles around the last ellipse).
+        coin_ragged_rms: CoinEdgeNet also starts from a coin blob whose ellipse fits it within this share of its
+            long semi-axis (RMS; the colour step only within 1 px): a coin drawn at 512 px for a 1280 px photo
+            fits within 0.02-0.06, a coin merged with a finger or gravel does not (validation: 0.31 for one that
+            got worse from its ellipse; see models/measure/coin_edgenet.md).
         coin_affine: with an edge-fitted coin, convert lengths along the screw's axis and diameters across it
             with the scale in that direction (:meth:`core.measure.coin.CoinScale.px_per_mm_along`: a tilted
             camera draws the coin as an ellipse) instead of the mean scale.
@@ -130,6 +134,7 @@ class LocateConfig:
     coin_edges: bool = True
     coin_edges_fallback: bool = True
     coin_edge_passes: int = 3
+    coin_ragged_rms: float = 0.1
     coin_affine: bool = True
     mask_oversize_px: float = 1.0
     max_coins: int = 1

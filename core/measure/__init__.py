@@ -1,4 +1,8 @@
-"""Measurement: coin circle fit -> pixels per mm; screw length and shank diameter in mm."""
+"""Measurement: coin circle fit -> pixels per mm; screw length and shank diameter in mm.
+
+The coin's edge network (:mod:`core.measure.coin_edgenet`, its trainer :mod:`core.measure.train_coin_edgenet`)
+needs torch and is not re-exported here, so that importing this package stays light.
+"""
 
 from __future__ import annotations
 

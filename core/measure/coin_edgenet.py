@@ -164,6 +164,8 @@ def refine_ellipse_learned(
     move_px = max(3.0, max_move * fit.a)
     out = fit
     for _ in range(max(passes, 1)):
+        if not (out.cx + out.a > 0 and out.cy + out.a > 0 and out.cx - out.a < w and out.cy - out.a < h):
+            return None  # no part of the outline lies in the photo
         feat, (x, y, nx, ny) = profile_features(image, out, net.arch)
         with torch.inference_mode():
             t = net(torch.from_numpy(feat)).numpy().astype(np.float64)

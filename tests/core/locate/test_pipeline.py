@@ -479,6 +479,15 @@ def test_coin_edgenet_also_starts_from_a_ragged_coin_blob() -> None:
     loc.coin_edgenet = _constant_net(0.0)
     found = loc.locate(photo.image).coin
     assert found is not None and found.ellipse is not None and found.circle.method == "ellipse on image edges"
+    # a coin merged with something else (a finger beside it) is no ellipse to start from: the blob's circle stays
+    merged = coin.copy()
+    merged[int(cy) - 4 : int(cy) + 4, int(cx) : min(int(cx) + 120, coin.shape[1])] = True
+    fit = fit_ellipse(merged)
+    assert fit is not None and fit.residual_rms > cfg.coin_ragged_rms * fit.a
+    loc = Locator(_TruthSegmenter(screw & ~merged, merged), config=cfg)
+    loc.coin_edgenet = _constant_net(0.0)
+    kept = loc.locate(photo.image).coin
+    assert kept is not None and kept.ellipse is None
 
 
 def _rn_probs(*peaks: tuple[float, float] | float) -> np.ndarray:

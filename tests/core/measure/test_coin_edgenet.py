@@ -92,6 +92,9 @@ def test_the_fit_refuses_no_edge_and_a_runaway() -> None:
     img = _coin_photo(shadow=False)
     # 4 px per pass, two passes: 8 px, more than max_move x a (3.8 px)
     assert refine_ellipse_learned(img, TRUE, _constant_net(4.0), passes=2) is None
+    # an ellipse wholly outside the photo (a degenerate fit of a coin cut by the border) has nothing to read
+    outside = EllipseFit(-200.0, 50.0, 30.0, 28.0, 0.0, 0.0, 0)
+    assert refine_ellipse_learned(img, outside, _constant_net(0.0)) is None
 
 
 def test_train_command_writes_a_loadable_net_and_its_progress(tmp_path: Path) -> None:
