@@ -24,7 +24,8 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from core.measure.coin import EllipseFit, _ellipse_fit, _fit_points, _radial_residuals
+from core.measure.coin import EllipseFit
+from core.measure.coin_edges import colour_steps, fit_inliers, outline_normals
 
 __all__ = [
     "COIN_EDGENET_FILE",
@@ -32,7 +33,6 @@ __all__ = [
     "CoinEdgeNet",
     "create_coin_edgenet",
     "load_coin_edgenet",
-    "outline_normals",
     "profile_features",
     "refine_ellipse_learned",
 ]
@@ -97,22 +97,6 @@ def arch_dict(arch: CoinEdgeArch) -> dict[str, float | int]:
     return asdict(arch)
 
 
-def outline_normals(
-    fit: EllipseFit,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Points (x, y) every ~pixel around the ellipse and their outward unit normals (nx, ny), XY pixels."""
-    n = max(64, int(2 * math.pi * fit.a))
-    th = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
-    r = math.radians(fit.angle_deg)
-    cr, sr = math.cos(r), math.sin(r)
-    x = fit.cx + fit.a * np.cos(th) * cr - fit.b * np.sin(th) * sr
-    y = fit.cy + fit.a * np.cos(th) * sr + fit.b * np.sin(th) * cr
-    nu, nv = np.cos(th) / fit.a, np.sin(th) / fit.b  # outward normal in the ellipse's own axes
-    nx, ny = nu * cr - nv * sr, nu * sr + nv * cr
-    norm = np.hypot(nx, ny)
-    return x, y, nx / norm, ny / norm
-
-
 def profile_features(
     image: NDArray[np.uint8], fit: EllipseFit, arch: CoinEdgeArch
 ) -> tuple[NDArray[np.float32], tuple[NDArray[np.float64], ...]]:
@@ -172,21 +156,10 @@ def refine_ellipse_learned(
         t = np.clip(t, -net.arch.half_length, net.arch.half_length)
         px, py = x + t * nx, y + t * ny
         ok = (px > 1) & (py > 1) & (px < w - 2) & (py < h - 2)
-        pts = np.stack([px, py], 1)[ok]
-        n_all = len(x)
-        inlier_px = max(0.75, inlier * out.a)
-        keep: NDArray[np.bool_] = np.ones(len(pts), bool)
-        got = None
-        for _ in range(3):
-            if keep.sum() < max(min_inliers * n_all, 5):
-                return None
-            got = _fit_points(pts[keep])
-            if got is None:
-                return None
-            keep = np.asarray(np.abs(_radial_residuals(pts, *got)) <= inlier_px, bool)
-        if got is None or keep.sum() < max(min_inliers * n_all, 5):
+        fitted = fit_inliers(np.stack([px, py], 1)[ok], len(x), max(0.75, inlier * out.a), min_inliers)
+        if fitted is None:
             return None
-        out = _ellipse_fit(*got, _radial_residuals(pts[keep], *got))
+        out, keep = fitted
         if (
             math.hypot(out.cx - fit.cx, out.cy - fit.cy) > move_px
             or max(abs(out.a - fit.a), abs(out.b - fit.b)) > move_px
@@ -195,29 +168,7 @@ def refine_ellipse_learned(
         if min(out.b, out.a) < 2.0:
             return None
     # the colour step across the last points kept: a coin has an edge, a blob of noise does not
-    step = _colour_steps(image, pts[keep], out)
-    if step.size == 0 or float(np.median(step)) < min_step:
+    steps = colour_steps(image, px, py, nx, ny)[ok][keep]
+    if steps.size == 0 or float(np.median(steps)) < min_step:
         return None
     return replace(out, n_points=int(keep.sum()))
-
-
-def _colour_steps(image: NDArray[np.uint8], pts: NDArray[np.float64], fit: EllipseFit) -> NDArray[np.float32]:
-    """RGB distance between 1.5 px inside and outside each point, along the ellipse's radial direction."""
-    if len(pts) == 0:
-        return np.zeros(0, np.float32)
-    d = pts - [fit.cx, fit.cy]
-    d /= np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
-    inner, outer = (
-        np.asarray(
-            cv2.remap(
-                image,
-                (pts[:, 0] + s * d[:, 0]).astype(np.float32)[None],
-                (pts[:, 1] + s * d[:, 1]).astype(np.float32)[None],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            ),
-            np.float32,
-        ).reshape(len(pts), -1)
-        for s in (-1.5, 1.5)
-    )
-    return np.asarray(np.sqrt(((inner - outer) ** 2).sum(-1)), np.float32)

@@ -25,7 +25,14 @@ from core.measure.coin import (
     _radial_residuals,
 )
 
-__all__ = ["EDGE_RADIUS_STD_PX", "refine_ellipse_on_edges", "scale_from_ellipse"]
+__all__ = [
+    "EDGE_RADIUS_STD_PX",
+    "colour_steps",
+    "fit_inliers",
+    "outline_normals",
+    "refine_ellipse_on_edges",
+    "scale_from_ellipse",
+]
 
 
 def refine_ellipse_on_edges(
@@ -99,16 +106,8 @@ def _edge_pass(
 ) -> EllipseFit | None:
     """One pass of :func:`refine_ellipse_on_edges` on the smoothed window of the photo at ``frame`` = (x0, y0,
     photo width, photo height)."""
-    n = max(64, int(2 * math.pi * fit.a))
-    th = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
-    r = math.radians(fit.angle_deg)
-    cr, sr = math.cos(r), math.sin(r)
-    x = fit.cx + fit.a * np.cos(th) * cr - fit.b * np.sin(th) * sr
-    y = fit.cy + fit.a * np.cos(th) * sr + fit.b * np.sin(th) * cr
-    nu, nv = np.cos(th) / fit.a, np.sin(th) / fit.b  # outward normal in the ellipse's own axes
-    nx, ny = nu * cr - nv * sr, nu * sr + nv * cr
-    norm = np.hypot(nx, ny)
-    nx, ny = nx / norm, ny / norm
+    x, y, nx, ny = outline_normals(fit)
+    n = len(x)
     step = 0.25
     t = np.arange(-reach_px, reach_px + 1e-9, step)
     xs = (x[:, None] + t[None] * nx[:, None]).astype(np.float32)
@@ -129,33 +128,73 @@ def _edge_pass(
     gx, gy = px + x0, py + y0
     ok = (m1 > 0.25 * np.median(m1)) & (gx > 1) & (gy > 1) & (gx < w - 2) & (gy < h - 2)
     pts = np.stack([px, py], 1)[ok]
-    # the colour step across each point: 1.5 px in and out along the normal
+    step_sizes = colour_steps(img, px, py, nx, ny)[ok]
+    fitted = fit_inliers(pts, n, inlier_px, min_inliers)
+    if fitted is None or float(np.median(step_sizes[fitted[1]])) < min_step:
+        return None
+    return fitted[0]
+
+
+def outline_normals(
+    fit: EllipseFit,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Points (x, y) about every pixel around the ellipse (at least 64) and their outward unit normals (nx, ny),
+    XY pixels."""
+    n = max(64, int(2 * math.pi * fit.a))
+    th = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    r = math.radians(fit.angle_deg)
+    cr, sr = math.cos(r), math.sin(r)
+    x = fit.cx + fit.a * np.cos(th) * cr - fit.b * np.sin(th) * sr
+    y = fit.cy + fit.a * np.cos(th) * sr + fit.b * np.sin(th) * cr
+    nu, nv = np.cos(th) / fit.a, np.sin(th) / fit.b  # outward normal in the ellipse's own axes
+    nx, ny = nu * cr - nv * sr, nu * sr + nv * cr
+    norm = np.hypot(nx, ny)
+    return x, y, nx / norm, ny / norm
+
+
+def colour_steps(
+    image: NDArray[np.floating] | NDArray[np.uint8],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    nx: NDArray[np.float64],
+    ny: NDArray[np.float64],
+    half: float = 1.5,
+) -> NDArray[np.float32]:
+    """RGB distance between ``half`` px inside and outside each point (x, y) along its normal (nx, ny): a coin's
+    edge has a colour step across it, noise does not."""
     inner, outer = (
         np.asarray(
             cv2.remap(
-                img,
-                (px + d * nx).astype(np.float32)[None],
-                (py + d * ny).astype(np.float32)[None],
+                image,
+                (x + d * nx).astype(np.float32)[None],
+                (y + d * ny).astype(np.float32)[None],
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REPLICATE,
             ),
             np.float32,
-        ).reshape(n, -1)
-        for d in (-1.5, 1.5)
+        ).reshape(len(x), -1)
+        for d in (-half, half)
     )
-    step_sizes = np.sqrt(((inner - outer) ** 2).sum(-1))[ok]
+    return np.asarray(np.sqrt(((inner - outer) ** 2).sum(-1)), np.float32)
+
+
+def fit_inliers(
+    pts: NDArray[np.float64], n_all: int, inlier_px: float, min_inliers: float
+) -> tuple[EllipseFit, NDArray[np.bool_]] | None:
+    """An ellipse through edge points, refitted three times on the points within ``inlier_px`` of it, and the
+    points it keeps; None when fewer than ``min_inliers`` x ``n_all`` (at least 5) are kept or the fit degenerates."""
     keep: NDArray[np.bool_] = np.ones(len(pts), bool)
     got = None
     for _ in range(3):
-        if keep.sum() < max(min_inliers * n, 5):
+        if keep.sum() < max(min_inliers * n_all, 5):
             return None
         got = _fit_points(pts[keep])
         if got is None:
             return None
         keep = np.asarray(np.abs(_radial_residuals(pts, *got)) <= inlier_px, bool)
-    if got is None or keep.sum() < max(min_inliers * n, 5) or float(np.median(step_sizes[keep])) < min_step:
+    if got is None or keep.sum() < max(min_inliers * n_all, 5):
         return None
-    return _ellipse_fit(*got, _radial_residuals(pts[keep], *got))
+    return _ellipse_fit(*got, _radial_residuals(pts[keep], *got)), keep
 
 
 #: Radius error of an ellipse fitted on a coin's edges (px), for the scale's std: the median scale error on

@@ -19,10 +19,10 @@ from core.measure.coin_edgenet import (
     arch_dict,
     create_coin_edgenet,
     load_coin_edgenet,
-    outline_normals,
     profile_features,
     refine_ellipse_learned,
 )
+from core.measure.coin_edges import outline_normals
 from core.measure.train_coin_edgenet import main as train_main
 from core.measure.train_coin_edgenet import normal_crossings, true_ellipse
 from tests.core.measure.test_coin_edges import TRUE, _coin_photo
