@@ -42,6 +42,7 @@ __all__ = [
     "load_checkpoint",
     "load_into",
     "save_checkpoint",
+    "load_model_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -421,3 +422,25 @@ def build_from_checkpoint(
     except CheckpointError as e:
         raise CheckpointError(e.message, path=ckpt.path) from e
     return model.to(device) if device is not None else model
+
+
+def load_model_file(
+    path: str | os.PathLike[str] | None,
+    shipped: tuple[str, ...],
+    factory: Callable[..., nn.Module],
+    *,
+    required: bool = False,
+) -> nn.Module | None:
+    """A model rebuilt from ``path`` (:func:`build_from_checkpoint`), in eval mode; without ``path``, from the
+    shipped file ``models/<shipped...>`` (``FVW_MODELS``), or None when that file is absent and not ``required``.
+
+    Raises:
+        CheckpointError: a ``path`` given (or a required shipped file) is missing or does not fit ``factory``.
+    """
+    from core.paths import models_dir
+
+    if path is None:
+        path = models_dir().joinpath(*shipped)
+        if not Path(path).is_file() and not required:
+            return None
+    return build_from_checkpoint(path, factory).eval()

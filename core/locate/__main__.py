@@ -33,14 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
     )
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
-    p.add_argument(
-        "--coin-edgenet",
-        default=None,
-        help="CoinEdgeNet coin edge model (default: the shipped one, when present)",
-    )
-    p.add_argument(
-        "--no-coin-edgenet", action="store_true", help="find the coin's edge by the strongest colour step"
-    )
+    from core.measure.coin_edgenet import add_coin_edgenet_args
+
+    add_coin_edgenet_args(p)
     p.add_argument(
         "--click",
         default=None,
@@ -63,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ImageReadError("cannot read this file as an image; use a JPEG or PNG photo", path=a.photo)
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         cfg = LocateConfig(coin=a.coin, use_rotationnet=not a.no_rotationnet)
-        from core.measure.coin_edgenet import load_coin_edgenet
+        from core.measure.coin_edgenet import coin_edgenet_from_args
         from core.segment.edgenet import load_edgenet
         from core.segment.verify import load_verifier
 
@@ -71,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         loc.verifier = None if a.no_verifier else load_verifier(a.verifier)
         loc.head_reader = head_reader_from_args(a)
         loc.edgenet = None if a.no_edgenet else load_edgenet(a.edgenet)
-        loc.coin_edgenet = None if a.no_coin_edgenet else load_coin_edgenet(a.coin_edgenet)
+        loc.coin_edgenet = coin_edgenet_from_args(a)
         path = write_result(a.out, image, loc.locate(image, click=click))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)

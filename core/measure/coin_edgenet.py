@@ -14,6 +14,7 @@ or two, as a segmenter's mask draws it; targets: where each normal crosses the t
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -29,6 +30,8 @@ from core.measure.coin_edges import colour_steps, fit_inliers, outline_normals
 
 __all__ = [
     "COIN_EDGENET_FILE",
+    "add_coin_edgenet_args",
+    "coin_edgenet_from_args",
     "CoinEdgeArch",
     "CoinEdgeNet",
     "create_coin_edgenet",
@@ -83,14 +86,26 @@ def load_coin_edgenet(path: str | Path | None = None, *, required: bool = False)
     Returns None when the default file is absent; a ``path`` given or ``required=True`` must exist
     (CheckpointError names it).
     """
-    from core.checkpoints import build_from_checkpoint
-    from core.paths import models_dir
+    from core.checkpoints import load_model_file
 
-    if path is None:
-        path = models_dir().joinpath(*COIN_EDGENET_FILE)
-        if not Path(path).is_file() and not required:
-            return None
-    return build_from_checkpoint(path, create_coin_edgenet).eval()  # type: ignore[return-value]
+    return load_model_file(path, COIN_EDGENET_FILE, create_coin_edgenet, required=required)  # type: ignore[return-value]
+
+
+def add_coin_edgenet_args(parser: argparse.ArgumentParser) -> None:
+    """``--coin-edgenet FILE`` / ``--no-coin-edgenet`` for the commands that measure with the coin."""
+    parser.add_argument(
+        "--coin-edgenet",
+        default=None,
+        help="CoinEdgeNet coin edge model (default: the shipped one, when present)",
+    )
+    parser.add_argument(
+        "--no-coin-edgenet", action="store_true", help="find the coin's edge by the strongest colour step"
+    )
+
+
+def coin_edgenet_from_args(args: argparse.Namespace) -> CoinEdgeNet | None:
+    """The CoinEdgeNet :func:`add_coin_edgenet_args`' flags ask for (None with ``--no-coin-edgenet``)."""
+    return None if args.no_coin_edgenet else load_coin_edgenet(args.coin_edgenet)
 
 
 def arch_dict(arch: CoinEdgeArch) -> dict[str, float | int]:

@@ -226,11 +226,6 @@ def load_edgenet(path: str | Path | None = None, *, required: bool = False) -> E
     Returns None when the default file is absent; a ``path`` given or ``required=True`` must exist
     (CheckpointError names it).
     """
-    from core.checkpoints import build_from_checkpoint
-    from core.paths import models_dir
+    from core.checkpoints import load_model_file
 
-    if path is None:
-        path = models_dir().joinpath(*EDGENET_FILE)
-        if not Path(path).is_file() and not required:
-            return None
-    return build_from_checkpoint(path, create_edgenet).eval()  # type: ignore[return-value]
+    return load_model_file(path, EDGENET_FILE, create_edgenet, required=required)  # type: ignore[return-value]

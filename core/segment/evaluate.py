@@ -281,14 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         "--edgenet", default=None, help="EdgeNet outline model (default: the shipped one, when present)"
     )
     p.add_argument("--no-edgenet", action="store_true", help="keep GrabCut's outlines")
-    p.add_argument(
-        "--coin-edgenet",
-        default=None,
-        help="CoinEdgeNet coin edge model (default: the shipped one, when present)",
-    )
-    p.add_argument(
-        "--no-coin-edgenet", action="store_true", help="find the coin's edge by the strongest colour step"
-    )
+    from core.measure.coin_edgenet import add_coin_edgenet_args
+
+    add_coin_edgenet_args(p)
     p.add_argument(
         "--no-coin-edges-fallback",
         action="store_true",
@@ -360,9 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.segment.edgenet import load_edgenet
 
     edge = None if a.no_edgenet or a.no_refine_edges else load_edgenet(a.edgenet)
-    from core.measure.coin_edgenet import load_coin_edgenet
+    from core.measure.coin_edgenet import coin_edgenet_from_args
 
-    coin_edge = None if a.no_coin_edgenet else load_coin_edgenet(a.coin_edgenet)
+    coin_edge = coin_edgenet_from_args(a)
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
         coin_robust=not a.no_coin_robust,

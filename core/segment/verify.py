@@ -171,12 +171,6 @@ def load_verifier(path: str | Path | None = None, *, required: bool = False) -> 
     Returns None when the default file is absent (the locator then keeps every blob); a ``path`` given or
     ``required=True`` must exist (CheckpointError names it).
     """
-    from core.checkpoints import build_from_checkpoint
-    from core.paths import models_dir
+    from core.checkpoints import load_model_file
 
-    if path is None:
-        path = models_dir().joinpath(*VERIFIER_FILE)
-        if not Path(path).is_file() and not required:
-            return None
-    model = build_from_checkpoint(path, create_verifier)
-    return model.eval()  # type: ignore[return-value]
+    return load_model_file(path, VERIFIER_FILE, create_verifier, required=required)  # type: ignore[return-value]
