@@ -15,18 +15,13 @@ from numpy.typing import NDArray
 
 from core.errors import NoCoinFoundError, NoScrewFoundError
 from core.locate.click import check_click, clicked_screw
+from core.locate.coin import mean_prob, rank_coins, reference_scale
 from core.locate.types import LocateConfig, LocateResult, ScrewResult, matching_screw, touches_border
 from core.measure import (
     CoinScale,
-    coin_disc,
-    coin_scale,
-    ellipse_mask,
-    fit_ellipse,
     head_height_px,
     length_px_along_axis,
     measure_screw,
-    refine_ellipse_on_edges,
-    scale_from_ellipse,
     shank_diameter_px,
 )
 from core.measure.head_allowance import nominal_from_overall
@@ -83,9 +78,7 @@ class Locator:
         self.verifier = ready(verifier)
         self.head_reader = head_reader
         self.edgenet = ready(edgenet)
-        self.coin_edgenet: Any = (
-            coin_edgenet.eval() if isinstance(coin_edgenet, torch.nn.Module) else coin_edgenet
-        )
+        self.coin_edgenet = ready(coin_edgenet)
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
@@ -280,50 +273,6 @@ class Locator:
             nominal_from=nominal_from,
         )
 
-    def _rank_coins(self, seg: Segmentation, coins: list[NDArray[np.bool_]]) -> list[NDArray[np.bool_]]:
-        """Coin blobs, most coin-like first (disc-shaped, then mean probability), redrawn as discs when asked
-        and cut to ``max_coins``."""
-        ranked = []
-        for m in coins:
-            disc = coin_disc(m, robust=self.config.coin_robust)
-            score = _mean_prob(seg, "coin", m)
-            keep = disc if (disc is not None and self.config.coin_disc) else m
-            ranked.append((disc is not None, score, keep))
-        ranked.sort(key=lambda t: (not t[0], -t[1]))
-        out = [m for _, _, m in ranked]
-        return out[: self.config.max_coins] if self.config.max_coins > 0 else out
-
-    def _coin_scale(
-        self, image: NDArray[np.uint8], mask: NDArray[np.bool_]
-    ) -> tuple[CoinScale, NDArray[np.bool_] | None]:
-        """The scale of the reference coin and, when its outline was moved onto the photo's edges
-        (``coin_edges``), the coin's new mask (else None: the mask stays).
-
-        Raises:
-            NoCoinFoundError: empty mask.
-        """
-        if self.config.coin_edges:
-            fit = fit_ellipse(mask)
-            # The colour step moves only a blob that is an ellipse already (a redrawn disc): a ragged one has no
-            # outline to move. CoinEdgeNet also starts from a ragged blob's ellipse (e.g. a 1280 px photo's coin
-            # drawn at 512 px), a few pixels off: it reads up to half_length px either side, pass after pass;
-            # not from a blob that is a coin and something else (a finger, gravel: its ellipse is no coin's).
-            smooth = fit is not None and fit.residual_rms <= 1.0
-            ragged = fit is not None and fit.residual_rms <= self.config.coin_ragged_rms * fit.a
-            if fit is not None and (smooth or (self.coin_edgenet is not None and ragged)):
-                edge = None
-                if self.coin_edgenet is not None:
-                    from core.measure.coin_edgenet import refine_ellipse_learned
-
-                    edge = refine_ellipse_learned(
-                        image, fit, self.coin_edgenet, passes=self.config.coin_edge_passes
-                    )
-                if edge is None and smooth and (self.coin_edgenet is None or self.config.coin_edges_fallback):
-                    edge = refine_ellipse_on_edges(image, fit)
-                if edge is not None:
-                    return scale_from_ellipse(edge, self.config.coin), ellipse_mask(mask.shape, edge)
-        return coin_scale(mask, self.config.coin), None
-
     def screw_blobs(self, image: NDArray[np.uint8]) -> Segmentation:
         """The segmentation with each screw blob's outline refined (when ``refine_edges``): the blobs the
         rest of the pipeline (and the verifier's training data) sees."""
@@ -401,7 +350,7 @@ class Locator:
                 lambda: self._blobs(image, first),
                 self.edgenet,
                 self.verifier,
-                next(iter(self._rank_coins(first, first.instances.get("coin", []))), None),
+                next(iter(rank_coins(first, first.instances.get("coin", []), self.config)), None),
             )
             # the person vouches for the screw: no verifier score
             look = _Look(
@@ -429,11 +378,11 @@ class Locator:
         reason: str | None = None
         coins = seg.instances.get("coin", [])
         if coins:
-            coins = self._rank_coins(seg, coins)
+            coins = rank_coins(seg, coins, self.config)
             seg = replace(seg, instances={**seg.instances, "coin": coins})
         if coins:
             try:
-                scale, edge = self._coin_scale(image, coins[0])
+                scale, edge = reference_scale(image, coins[0], self.config, self.coin_edgenet)
             except NoCoinFoundError as e:
                 reason = e.message
             else:
@@ -443,7 +392,7 @@ class Locator:
         else:
             reason = "no coin found: add a coin beside the screw to get sizes in mm"
         found = [
-            self._screw(image, m, scale, _mean_prob(seg, "screw", m), v, vm)
+            self._screw(image, m, scale, mean_prob(seg, "screw", m), v, vm)
             for m, v, vm in zip(screws, scores, views, strict=True)
         ]
         return LocateResult(found, scale, reason, seg, click)
@@ -513,11 +462,3 @@ def _best_score(look: _Look) -> float:
 def _doubtful(look: _Look, verify_min: float) -> bool:
     """No screw blob, or only blobs the verifier scores below ``verify_min``."""
     return _best_score(look) < verify_min
-
-
-def _mean_prob(seg: Segmentation, cls: str, mask: NDArray[np.bool_]) -> float:
-    """Mean probability of class ``cls`` over ``mask`` (0 when the segmenter has no such class or the mask is
-    empty): how sure the segmenter is of a blob, used to rank coins and screws."""
-    if cls not in seg.classes or not mask.any():
-        return 0.0
-    return float(seg.probs[seg.classes.index(cls)][mask].mean())

@@ -7,8 +7,8 @@ see them) the true coin ellipse is fitted through the studio's coin polygon (a t
 ellipse); ``starts`` first ellipses are drawn around it, moved as a segmenter's mask moves it (centre by a normal
 ``start_scale`` x 1 px at 512x384 and proportionally more on larger coins, up to 3x; axes by 0.7 of that; angle
 by 3 deg; every other start within a third of that, as a later pass starts), and every profile across their
-outlines is kept with, as its target, where its normal crosses the true ellipse. The network is fitted with a smooth-L1 loss; the epoch with the lowest loss on
-``--val-n`` photos of the validation seed is saved (the locator's figures are chosen on validation by
+outlines is kept with, as its target, where its normal crosses the true ellipse. The network is fitted with a
+smooth-L1 loss; the epoch with the lowest loss on ``--val-n`` photos of the validation seed is saved (the locator's figures are chosen on validation by
 ``python -m core.segment.evaluate --split val``, never on the held-out seeds, which this command refuses).
 """
 
@@ -139,9 +139,9 @@ def train_coin_edgenet(
     seed: int = 0,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[CoinEdgeNet, list[dict[str, Any]]]:
-    """Fit a CoinEdgeNet; returns the epoch with the lowest validation loss and the per-epoch log
-    (``on_epoch(row)`` after each epoch)."""
+) -> tuple[CoinEdgeNet, list[dict[str, Any]], dict[str, Any]]:
+    """Fit a CoinEdgeNet; returns it at the epoch with the lowest validation loss (the last one without
+    validation profiles), the per-epoch log and that epoch's row (``on_epoch(row)`` after each epoch)."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
@@ -154,7 +154,7 @@ def train_coin_edgenet(
     def loss_fn(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.smooth_l1_loss(p, y, beta=0.25)
 
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    best: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
     log: list[dict[str, Any]] = []
     for ep in tqdm(range(1, epochs + 1), desc="coin edgenet epochs", disable=not progress):
         net.train()
@@ -184,11 +184,11 @@ def train_coin_edgenet(
             on_epoch(row)
         if progress:
             tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
-        if best is None or not vloss > best[0]:
-            best = (vloss, {k: v.detach().clone() for k, v in net.state_dict().items()})
-    if best is not None:
-        net.load_state_dict(best[1])
-    return net.eval(), log
+        if best is None or not vloss > best[0]["val_loss"]:  # NaN (no validation): the latest epoch
+            best = (row, {k: v.detach().clone() for k, v in net.state_dict().items()})
+    assert best is not None  # epochs >= 1
+    net.load_state_dict(best[1])
+    return net.eval(), log, best[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,13 +261,12 @@ def _main(argv: list[str] | None = None) -> int:
         offset = n_photos
         if len(train["y"]) == 0:
             raise ConfigError(f"no coin in the {a.n} photos of seed {a.seed}; take more photos", field="n")
-        net, log = train_coin_edgenet(train, val, arch, a.epochs, lr=a.lr, on_epoch=epoch_done)
+        net, _, best = train_coin_edgenet(train, val, arch, a.epochs, lr=a.lr, on_epoch=epoch_done)
     except Exception as e:
         prog.update(offset, 0, status="failed", error=str(e), force=True)
         raise
     from core.checkpoints import save_checkpoint
 
-    best = min(log, key=lambda r: r["val_loss"] if math.isfinite(r["val_loss"]) else math.inf)
     save_checkpoint(
         a.out,
         net,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoints import save_checkpoint
+from core.checkpoints import load_checkpoint, save_checkpoint
 from core.errors import CheckpointError
 from core.measure import EllipseFit
 from core.measure.coin_edgenet import (
@@ -118,11 +118,13 @@ def test_train_command_writes_a_loadable_net_and_its_progress(tmp_path: Path) ->
     assert train_main(argv) == 0
     net = load_coin_edgenet(out)
     assert isinstance(net, CoinEdgeNet) and not net.training
-    fit = refine_ellipse_learned(_coin_photo(), TRUE, net)
-    assert fit is None or isinstance(fit, EllipseFit)
+    assert net(torch.zeros(3, net.arch.features)).shape == (3,)
+    meta = load_checkpoint(out).meta
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    chosen = min(rows, key=lambda r: (r["val_loss"], -r["epoch"]))  # the lowest, the later one on a tie
+    assert meta["chosen_epoch"] == chosen["epoch"] and meta["val_loss"] == pytest.approx(chosen["val_loss"])
     prog = json.loads((run / "progress.json").read_text())
     assert prog["status"] == "done" and prog["done"] == prog["total"] and prog["epochs"] == 2
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2] and all(r["val_loss"] > 0 for r in rows)
     # the workbench's Train page launches the same command
     cmd = get_template("coin_edgenet").command({"photos": 4})
