@@ -6,7 +6,8 @@ selection), 512x384; the shipped segmenter runs at ``core.segment.predictor.DEFA
 photo is not resized) with ``DEFAULT_THRESHOLD`` on 2 CPU threads. RotationNet figures appear when
 models/rotationnet/rotationnet.safetensors exists; the blob verifier (models/segmenter/verifier.safetensors)
 drops clutter blobs when it exists; the nominal length is taken off the overall one by the head classifier
-and the head-allowance table when both are shipped (core.locate.head). The timing is one locate call
+and the head-allowance table when both are shipped (core.locate.head); HeadEndNet (models/rotationnet/headend.safetensors)
+turns a screw round when it sees the head at the other end, when it is shipped (core.pose.headend). The timing is one locate call
 (segment + pose + measure) on a 512x384 photo, median of the repeats.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from bench.harness import in_turn, register_figures, register_timing
 
 
-def _models() -> tuple[Any, Any, Any, Any, Any, Any]:
+def _models() -> tuple[Any, Any, Any, Any, Any, Any, Any]:
     import torch
 
     from core.checkpoints import build_from_checkpoint
@@ -40,17 +41,18 @@ def _models() -> tuple[Any, Any, Any, Any, Any, Any]:
         rn = build_from_checkpoint(rn_path, create_rotationnet).eval()
     from core.locate.head import load_head_reader
     from core.measure.coin_edgenet import load_coin_edgenet
+    from core.pose.headend import load_headend
     from core.segment.edgenet import load_edgenet
     from core.segment.verify import load_verifier
 
-    return seg, rn, load_verifier(), load_head_reader(), load_edgenet(), load_coin_edgenet()
+    return seg, rn, load_verifier(), load_head_reader(), load_edgenet(), load_coin_edgenet(), load_headend()
 
 
 def _figures(n: int, n_short: int):
     def fn() -> dict[str, float | str]:
         from core.segment.evaluate import evaluate_heldout
 
-        seg, rn, ver, heads, edge, coin_edge = _models()
+        seg, rn, ver, heads, edge, coin_edge, heads_up = _models()
         out: dict[str, float | str] = {"photos": float(n), "short photos": float(n_short)}
         out.update(
             evaluate_heldout(
@@ -62,6 +64,7 @@ def _figures(n: int, n_short: int):
                 head_reader=heads,
                 edgenet=edge,
                 coin_edgenet=coin_edge,
+                headend=heads_up,
             )
         )
         return out
@@ -79,8 +82,10 @@ def _timing():
     from core.locate.pipeline import Locator
     from core.segment.evaluate import heldout_photos
 
-    seg, rn, ver, heads, edge, coin_edge = _models()
-    loc = Locator(seg, rn, verifier=ver, head_reader=heads, edgenet=edge, coin_edgenet=coin_edge)
+    seg, rn, ver, heads, edge, coin_edge, heads_up = _models()
+    loc = Locator(
+        seg, rn, verifier=ver, head_reader=heads, edgenet=edge, coin_edgenet=coin_edge, headend=heads_up
+    )
     images = [p.image for p in heldout_photos(TIMED_PHOTOS, "search", width=512, height=384)]
     return in_turn(images, loc.locate, (NoScrewFoundError,))
 

@@ -125,6 +125,7 @@ def collect(
                 base.verifier,
                 edgenet=base.edgenet,
                 coin_edgenet=base.coin_edgenet,
+                headend=base.headend,
             ).locate(img)
             raw = Locator(
                 _Cached(seg, base.segmenter), base.rotationnet, replace(cfg, refine_edges=False)

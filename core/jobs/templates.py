@@ -218,6 +218,28 @@ register_template(
 )
 register_template(
     JobTemplate(
+        name="headend",
+        kind="train",
+        description="HeadEndNet: which end of a located screw is its head, read from the photo along its axis "
+        "(the shipped locator's masks of studio photos).",
+        module="core.pose.train_headend",
+        options=(
+            Option(
+                "photos", 2500, "search photos at 512x384 (~1 min per 400 on 2 cores; + short and 1280 px)"
+            ),
+            Option("steps", 3000, "training steps of 64 strips"),
+        ),
+        build=lambda v: _cli(
+            "core.pose.train_headend",
+            out="{run_dir}/headend.safetensors",
+            run_dir="{run_dir}",
+            n=int(v["photos"]),
+            steps=int(v["steps"]),
+        ),
+    )
+)
+register_template(
+    JobTemplate(
         name="attribute_classifier",
         kind="train",
         description="Head / tip / thread classifier (timm backbone) or finish (ColorNet) on studio crops.",

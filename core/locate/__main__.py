@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.measure.coin_edgenet import add_coin_edgenet_args
 
     add_coin_edgenet_args(p)
+    from core.pose.headend import add_headend_args
+
+    add_headend_args(p)
     p.add_argument(
         "--click",
         default=None,
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         loc.head_reader = head_reader_from_args(a)
         loc.edgenet = None if a.no_edgenet else load_edgenet(a.edgenet)
         loc.coin_edgenet = coin_edgenet_from_args(a)
+        from core.pose.headend import headend_from_args
+
+        loc.headend = headend_from_args(a)
         path = write_result(a.out, image, loc.locate(image, click=click))  # type: ignore
     except FvwError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -54,7 +54,8 @@ class Locator:
     (without one, the head is read off the mask; see :class:`ScrewResult`). ``edgenet``: an
     :class:`core.segment.edgenet.EdgeNet` that redraws each screw's outline after GrabCut. ``coin_edgenet``: a
     :class:`core.measure.coin_edgenet.CoinEdgeNet` that finds the coin's edge (``config.coin_edges``; without
-    one, the strongest colour step).
+    one, the strongest colour step). ``headend``: a :class:`core.pose.headend.HeadEndNet` that turns a screw round
+    when it sees the head at the other end (``config.headend_flip_below``).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Locator:
         head_reader: Any | None = None,
         edgenet: Any | None = None,
         coin_edgenet: Any | None = None,
+        headend: Any | None = None,
     ):
         from core.device import inference_layout
 
@@ -79,6 +81,7 @@ class Locator:
         self.head_reader = head_reader
         self.edgenet = ready(edgenet)
         self.coin_edgenet = ready(coin_edgenet)
+        self.headend = ready(headend)
 
     def with_config(self, **changes: Any) -> Locator:
         """The same models with some settings changed, e.g. ``with_config(coin="us_quarter")`` per photo."""
@@ -100,6 +103,7 @@ class Locator:
         head_reader: Any | None = None,
         edgenet_path: str | Path | None = None,
         coin_edgenet_path: str | Path | None = None,
+        headend_path: str | Path | None = None,
     ) -> Locator:
         """Load the checkpoints (CheckpointError names the file when one is missing or wrong).
 
@@ -107,7 +111,7 @@ class Locator:
         :class:`core.segment.Segmenter`). ``verifier_path``: a blob verifier (:mod:`core.segment.verify`).
         ``head_reader``: see the class (:func:`core.locate.head.load_head_reader` loads the shipped one).
         ``edgenet_path``: an EdgeNet file (:mod:`core.segment.edgenet`). ``coin_edgenet_path``: a CoinEdgeNet
-        file (:mod:`core.measure.coin_edgenet`).
+        file (:mod:`core.measure.coin_edgenet`). ``headend_path``: a HeadEndNet file (:mod:`core.pose.headend`).
         """
         from core.segment.model import load_segmenter
 
@@ -132,6 +136,11 @@ class Locator:
             from core.measure.coin_edgenet import load_coin_edgenet
 
             coin_edge = load_coin_edgenet(coin_edgenet_path, required=True)
+        heads_up = None
+        if headend_path is not None:
+            from core.pose.headend import load_headend
+
+            heads_up = load_headend(headend_path, required=True)
         return cls(
             Segmenter(
                 load_segmenter(segmenter_path),
@@ -146,6 +155,7 @@ class Locator:
             head_reader,
             edge,
             coin_edge,
+            heads_up,
         )
 
     def _screw(
@@ -194,9 +204,18 @@ class Locator:
                 if abs((angle - probs_angle(probs) + 180.0) % 360.0 - 180.0) > 90.0:
                     angle = (angle + 180.0) % 360.0
                 method += "+rotationnet"
+        length_px = length_px_along_axis(mask, angle)
+        if self.headend is not None and self.config.headend_flip_below > 0.0:
+            from core.pose.headend import head_up_prob
+
+            # the photo along the whole axis: a head the mask (and so RotationNet) missed is still in it
+            if (
+                head_up_prob(self.headend, image, mask, axis.center, angle, length_px)
+                < self.config.headend_flip_below
+            ):
+                angle, method = (angle + 180.0) % 360.0, method + "+headend"
         can = canonicalize(image, mask, axis.center, angle, axis.length_px)
         views = [canonicalize(image, m, axis.center, angle, axis.length_px) for m in view_masks or []]
-        length_px = length_px_along_axis(mask, angle)
         diameter_px = shank_diameter_px(can.mask, can.body_rows)
         if scale is not None and scale.ellipse is not None:
             # the coin's outline lies on the photo's edges; a mask (the labels' rasterisation) is wider

@@ -43,6 +43,10 @@ class LocateConfig:
             end of the rectangle's axis is the head, instead of the half areas. Chosen on validation photos
             with the shipped segmenter's masks (long screws: head side 0.898 -> 0.916; with exact masks both
             0.981).
+        headend_flip_below: with a HeadEndNet (:mod:`core.pose.headend`) given to the locator, a screw is turned
+            round when the network's probability that the head is at the end the pose above chose is below this
+            (it reads the photo along the whole axis, past the mask's ends, so it sees a head the mask missed).
+            0 = off. Chosen on validation photos (models/rotationnet/headend.md).
         coin_disc: redraw each coin mask as its fitted ellipse when the fit is good (smooth edge, better
             scale); the segmentation in the result then holds the redrawn masks.
         coin_robust: when a coin blob's whole outline is no ellipse, fit one through the part of it that is
@@ -129,6 +133,7 @@ class LocateConfig:
     rotationnet_window_deg: float = 15.0
     use_rotationnet: bool = True
     rotationnet_direction: bool = True
+    headend_flip_below: float = 0.5
     coin_disc: bool = True
     coin_robust: bool = True
     coin_edges: bool = True
@@ -206,6 +211,11 @@ class LocateConfig:
                 f"rotationnet_window_deg is an angle in (0, 90], got {self.rotationnet_window_deg}",
                 field="rotationnet_window_deg",
             )
+        if not 0.0 <= self.headend_flip_below <= 1.0:
+            raise ConfigError(
+                f"headend_flip_below is a probability in [0, 1], got {self.headend_flip_below}",
+                field="headend_flip_below",
+            )
         if self.square_aspect < 1.0:
             raise ConfigError(
                 f"square_aspect is a long/short ratio and must be >= 1, got {self.square_aspect}",
@@ -228,7 +238,8 @@ class ScrewResult:
     screw's pose; empty unless asked for. ``angle_method`` says where the axis and the head's end came from:
     ``rectangle`` (minimum-area rectangle, half areas), ``symmetry`` (the mask's mirror line, squat screws),
     either ``+rotationnet`` (RotationNet chose among the candidate directions), or ``rotationnet`` (its own
-    angle: short screws when ``LocateConfig.symmetry_below`` is off).
+    angle: short screws when ``LocateConfig.symmetry_below`` is off); ``+headend`` when the HeadEndNet turned the
+    screw round (``LocateConfig.headend_flip_below``).
     """
 
     polygon: list[list[float]]

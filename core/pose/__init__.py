@@ -1,4 +1,6 @@
-"""Screw pose: axis angle, head side, canonical head-up view and crops; RotationNet for short screws."""
+"""Screw pose: axis angle, head side, canonical head-up view and crops; RotationNet for short screws
+(:mod:`core.pose.rotationnet`); HeadEndNet (:mod:`core.pose.headend`, trainer :mod:`core.pose.train_headend`)
+checks which end of the axis is the head from the photo around the whole screw."""
 
 from __future__ import annotations
 

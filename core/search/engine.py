@@ -283,6 +283,10 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
 
     # CoinEdgeNet finds the coin's edge (its scale and mask) when it is shipped (core.measure.coin_edgenet).
     coin_edge = root.joinpath(*COIN_EDGENET_FILE)
+    from core.pose.headend import HEADEND_FILE
+
+    # HeadEndNet turns a screw round when it sees the head at the other end, when it is shipped (core.pose.headend).
+    heads_up = root.joinpath(*HEADEND_FILE)
     from core.locate import LocateConfig
 
     locator = Locator.from_files(
@@ -293,6 +297,7 @@ def default_engine(models: Path | None = None, catalog: str | Path | None = None
         verifier_path=ver if ver.is_file() else None,
         edgenet_path=edge if edge.is_file() else None,
         coin_edgenet_path=coin_edge if coin_edge.is_file() else None,
+        headend_path=heads_up if heads_up.is_file() else None,
     )
     loaded = {a: load_attribute_model(p) for a, p in attribute_model_paths(root).items()}
     from core.measure.head_allowance import default_path, load_head_allowance

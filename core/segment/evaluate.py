@@ -57,12 +57,13 @@ def _locators(
     head_reader: Any | None = None,
     edgenet: Any | None = None,
     coin_edgenet: Any | None = None,
+    headend: Any | None = None,
 ) -> dict[str, Any]:
     from core.locate.pipeline import LocateConfig, Locator
     from core.synth import COINS
 
     loc = Locator(
-        segmenter, rotationnet, base or LocateConfig(), verifier, head_reader, edgenet, coin_edgenet
+        segmenter, rotationnet, base or LocateConfig(), verifier, head_reader, edgenet, coin_edgenet, headend
     )
     return {c: loc.with_config(coin=c, use_rotationnet=use_rn) for c in COINS}
 
@@ -95,6 +96,7 @@ def evaluate_heldout(
     head_reader: Any | None = None,
     edgenet: Any | None = None,
     coin_edgenet: Any | None = None,
+    headend: Any | None = None,
 ) -> dict[str, float]:
     """All must-show figures on held-out studio photos (``seed=VAL_SEED`` for the validation streams).
 
@@ -104,6 +106,7 @@ def evaluate_heldout(
     nominal length off the overall one by the head type (:mod:`core.locate.head`; None reads the mask).
     ``edgenet``: the locator's EdgeNet (:mod:`core.segment.edgenet`; None keeps GrabCut's outlines).
     ``coin_edgenet``: the locator's CoinEdgeNet (:mod:`core.measure.coin_edgenet`; None: the colour step).
+    ``headend``: the locator's HeadEndNet (:mod:`core.pose.headend`; None: RotationNet / half areas alone).
 
     Returns:
         ``iou_/precision_/recall_<class>`` (pooled pixels), ``screws_found`` (share of true screws overlapped by
@@ -112,7 +115,8 @@ def evaluate_heldout(
         nominal, under the head), ``overall_length_err_median`` (head to tip, vs the screw the studio drew:
         :func:`core.synth.profile.overall_length_mm`; until session 11 vs the true mask's pixel extent at the
         studio's scale before its perspective tilt, which held the tilt and the mask's extra pixel),
-        ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``,
+        ``short_head_side_correct_geometry`` and, with a RotationNet, ``short_head_side_correct_rotationnet``
+        (neither with the HeadEndNet), with a HeadEndNet ``short_head_side_correct_headend`` (the full locator),
         and ``latency_ms_median`` of one locate call.
     """
     locs = _locators(
@@ -124,6 +128,7 @@ def evaluate_heldout(
         head_reader=head_reader,
         edgenet=edgenet,
         coin_edgenet=coin_edgenet,
+        headend=headend,
     )
     acc = {c: np.zeros(3) for c in ("screw", "coin")}  # intersection, predicted, true pixels
     ang: list[float] = []
@@ -167,7 +172,9 @@ def evaluate_heldout(
     out["diameter_err_median"] = float(np.median(derr)) if derr else nan
     out["latency_ms_median"] = float(np.median(lat)) if lat else nan
     out.update(
-        _short_head_side(segmenter, rotationnet, n_short, width, height, seed + 1, config, verifier, edgenet)
+        _short_head_side(
+            segmenter, rotationnet, n_short, width, height, seed + 1, config, verifier, edgenet, headend
+        )
     )
     return out
 
@@ -182,14 +189,26 @@ def _short_head_side(
     config: Any | None = None,
     verifier: Any | None = None,
     edgenet: Any | None = None,
+    headend: Any | None = None,
 ) -> dict[str, float]:
-    """Head side correct on short screws, geometry only and (when given) with RotationNet."""
+    """Head side correct on short screws, geometry only and (when given) with RotationNet, and with the
+    HeadEndNet after them (when given)."""
     variants = {
         "geometry": _locators(segmenter, None, use_rn=False, base=config, verifier=verifier, edgenet=edgenet)
     }
     if rotationnet is not None:
         variants["rotationnet"] = _locators(
             segmenter, rotationnet, use_rn=True, base=config, verifier=verifier, edgenet=edgenet
+        )
+    if headend is not None:
+        variants["headend"] = _locators(
+            segmenter,
+            rotationnet,
+            use_rn=rotationnet is not None,
+            base=config,
+            verifier=verifier,
+            edgenet=edgenet,
+            headend=headend,
         )
     hits: dict[str, list[bool]] = {k: [] for k in variants}
     for photo in heldout_photos(n, "short", seed, width, height):
@@ -284,6 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     from core.measure.coin_edgenet import add_coin_edgenet_args
 
     add_coin_edgenet_args(p)
+    from core.pose.headend import add_headend_args
+
+    add_headend_args(p)
+    p.add_argument(
+        "--headend-flip-below",
+        type=float,
+        default=LocateConfig.headend_flip_below,
+        help="turn a screw round when HeadEndNet's head-up probability is below this (0 = off)",
+    )
     p.add_argument(
         "--no-coin-edges-fallback",
         action="store_true",
@@ -358,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.measure.coin_edgenet import coin_edgenet_from_args
 
     coin_edge = coin_edgenet_from_args(a)
+    from core.pose.headend import headend_from_args
+
+    heads_up = headend_from_args(a)
     cfg = LocateConfig(
         coin_disc=not a.no_coin_disc,
         coin_robust=not a.no_coin_robust,
@@ -373,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         edgenet_min_hole=a.edgenet_min_hole,
         symmetry_below=a.symmetry_below,
         rotationnet_window_deg=a.rotationnet_window_deg,
+        headend_flip_below=a.headend_flip_below,
     )
     cfg = replace(cfg, grabcut=replace(cfg.grabcut, iterations=a.grabcut_iterations))
     heads = head_reader_from_args(a)
@@ -387,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         head_reader=heads,
         edgenet=edge,
         coin_edgenet=coin_edge,
+        headend=heads_up,
     )
     settings = {
         "split": a.split,
@@ -397,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         "coin_edges": not a.no_coin_edges,
         "coin_edgenet": None if coin_edge is None else (a.coin_edgenet or "shipped"),
         "coin_edges_fallback": not a.no_coin_edges_fallback,
+        "headend": None if heads_up is None else (a.headend or "shipped"),
+        "headend_flip_below": a.headend_flip_below,
         "coin_affine": not a.no_coin_affine,
         "mask_oversize_px": a.mask_oversize,
         "refine_edges": not a.no_refine_edges,
