@@ -31,10 +31,6 @@ from core.pose.headend import HeadEndArch, HeadEndNet, arch_dict, headend_strip,
 __all__ = ["collect", "train_headend", "main"]
 
 
-def _angle_err(a: float, b: float) -> float:
-    return abs((a - b + 180.0) % 360.0 - 180.0)
-
-
 def collect(
     locator: Any,
     seed: int,
@@ -48,7 +44,7 @@ def collect(
     from core.errors import NoScrewFoundError
     from core.measure import length_px_along_axis
     from core.segment.data import studio_masks
-    from core.segment.evaluate import heldout_photos
+    from core.segment.evaluate import _angle_err, heldout_photos
 
     out: list[NDArray[np.uint8]] = []
     for i, photo in enumerate(heldout_photos(n, mode, seed, size[0], size[1])):
